@@ -1,0 +1,135 @@
+"""The ``mtf-pose`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A problem to report in one line, without a traceback."""
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from mtf_pose.model.convert import convert_official
+
+    out = convert_official(args.bam, args.lifter, args.out_dir, preset=args.preset)
+    print(f"wrote {out / 'config.json'} and {out / 'model.safetensors'}")
+    return EXIT_OK
+
+
+def _load_train_config(path: Path, overrides: list[str]):  # type: ignore[no-untyped-def]
+    from mtf_pose.training.trainer import TrainConfig
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in {".yaml", ".yml"}:
+        try:
+            import yaml
+        except ImportError:
+            raise CliError("YAML configs need pyyaml: pip install 'mtf_pose[train]' (or use a .json config)") from None
+        data = yaml.safe_load(text)
+    else:
+        data = json.loads(text)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--set expects key=value, got {item!r}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        target = data
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = parsed
+    return TrainConfig.model_validate(data)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mtf_pose.training.trainer import Trainer
+
+    config = _load_train_config(Path(args.config), args.set)
+    trainer = Trainer(config, progress=not args.no_progress)
+    history = trainer.run()
+    if history:
+        print(json.dumps(history[-1], indent=2))
+    print(f"best weights: {Path(config.out_dir) / 'best'}")
+    return EXIT_OK
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from mtf_pose.evaluation.h36m import evaluate_views
+    from mtf_pose.hub import resolve_weights
+    from mtf_pose.training.h36m import load_views
+    from mtf_pose.weights import load_weights
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, _ = load_weights(resolve_weights(args.weights))
+    views = load_views(args.data, args.subjects.split(","))[:: args.view_stride]
+    reports = {}
+    for inputs in args.inputs.split(","):
+        report = evaluate_views(model, views, inputs=inputs, flip=not args.no_flip, progress=not args.no_progress)
+        reports[inputs] = report.to_dict()
+        print(f"\n{args.subjects} with {inputs} 2D input ({report.frames} frames, flip={'off' if args.no_flip else 'on'}):")
+        print(report.table())
+    if args.json:
+        Path(args.json).write_text(json.dumps(reports, indent=2) + "\n", encoding="utf-8")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mtf-pose", description="Lift 2D keypoint sequences to 3D with MDTF.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    convert = commands.add_parser("convert", help="convert the official release's checkpoints to safetensors")
+    convert.add_argument("--bam", required=True, type=Path, help="stage-1 checkpoint (Bone Aware Module), *.pth.tr")
+    convert.add_argument("--lifter", required=True, type=Path, help="stage-2 checkpoint (lifter), *.pth.tr")
+    convert.add_argument("--preset", default="tiny", help="network preset of the checkpoints (tiny, large)")
+    convert.add_argument("out_dir", type=Path, help="folder to write config.json and model.safetensors to")
+    convert.set_defaults(run=_cmd_convert)
+
+    train = commands.add_parser("train", help="train the BAM (stage 1) or the lifter (stage 2) on Human3.6M")
+    train.add_argument("--config", required=True, help="training config (.json, or .yaml with the train extra)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.set_defaults(run=_cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="MPJPE, P-MPJPE, N-MPJPE and MPJVE per action on Human3.6M")
+    evaluate.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: embedded)")
+    evaluate.add_argument("--data", required=True, type=Path, help="folder with the compact Human3.6M files")
+    evaluate.add_argument("--subjects", default="S8", help="comma-separated subjects (default: S8, held out)")
+    evaluate.add_argument("--inputs", default="gt,detected", help="'gt', 'detected' or both, comma-separated")
+    evaluate.add_argument("--view-stride", type=int, default=1, help="evaluate every n-th view (default: all)")
+    evaluate.add_argument("--no-flip", action="store_true", help="no flip averaging")
+    evaluate.add_argument("--threads", type=int, default=None, help="CPU threads")
+    evaluate.add_argument("--json", default=None, help="also write the tables as JSON here")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    evaluate.set_defaults(run=_cmd_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from mtf_pose.weights import WeightsError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (CliError, WeightsError, FileNotFoundError, ValueError) as error:
+        print(f"mtf-pose {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"mtf-pose {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""The selective scan of Mamba, with one entry point and several backends.
+
+Shapes are channels-last, as produced by ``nn.Linear``:
+
+- ``x``, ``delta``, ``z``: ``(batch, length, channels)``
+- ``A``: ``(channels, states)`` (negative: ``-exp(A_log)``), ``D``, ``delta_bias``: ``(channels,)``
+- ``B``, ``C``: ``(batch, length, states)``
+
+and the recurrence, with ``dt = softplus(delta + delta_bias)``::
+
+    h_t = exp(dt_t * A) * h_{t-1} + dt_t * B_t * x_t        (per channel, over the states)
+    y_t = (C_t . h_t + D * x_t) * silu(z_t)
+
+``reverse=True`` runs the recurrence from the last step to the first (the backward stream of a
+bidirectional Mamba) without flipping any tensor.
+
+Backends: ``"cuda"`` (mamba-ssm's kernel, CUDA tensors), ``"numba"`` (a compiled CPU kernel, see
+``_numba_kernels``), ``"torch"`` (pure PyTorch, any device). :func:`selective_scan_reference` is the plain
+step-by-step definition that the tests hold the others to.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+Backend = Literal["auto", "torch", "numba", "cuda"]
+BACKENDS: tuple[str, ...] = ("auto", "torch", "numba", "cuda")
+
+# Above this many steps the pure-PyTorch path scans in chunks (fewer Python-level steps); below it a
+# loop over steps is faster. Measured with benchmarks/bench_scan.py (L = 17 and 243).
+TORCH_CHUNKED_MIN_LENGTH = 64
+TORCH_CHUNK = 16
+
+
+@functools.cache
+def numba_available() -> bool:
+    """Whether the compiled CPU kernels can be used (numba importable)."""
+    try:
+        import numba  # noqa: F401
+    except Exception:  # ImportError, or a numba that does not load with this numpy
+        return False
+    return True
+
+
+@functools.cache
+def mamba_ssm_available() -> bool:
+    """Whether mamba-ssm's CUDA selective-scan kernel is importable."""
+    try:
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn  # noqa: F401
+    except Exception:  # not installed, or a build that cannot load without CUDA
+        return False
+    return True
+
+
+def resolve_backend(backend: str, tensor: torch.Tensor, *, cuda_available: bool | None = None) -> str:
+    """The concrete backend ``backend`` stands for, for inputs like ``tensor``; raises if impossible."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    numba_ok = tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
+    if backend == "auto":
+        if tensor.is_cuda and (mamba_ssm_available() if cuda_available is None else cuda_available):
+            return "cuda"
+        if numba_ok and numba_available():
+            return "numba"
+        return "torch"
+    if backend == "cuda":
+        if not tensor.is_cuda:
+            raise ValueError("backend='cuda' needs CUDA tensors; move the model to a CUDA device")
+        if not (mamba_ssm_available() if cuda_available is None else cuda_available):
+            raise RuntimeError("backend='cuda' needs mamba-ssm: pip install 'mtf_pose[cuda]'")
+    if backend == "numba":
+        if not numba_ok:
+            raise ValueError(
+                f"backend='numba' runs on CPU float32/float64 tensors, got {tensor.dtype} on {tensor.device}"
+            )
+        if not numba_available():
+            raise RuntimeError("backend='numba' needs numba: pip install numba")
+    return backend
+
+
+def selective_scan(
+    x: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    *,
+    delta_softplus: bool = True,
+    reverse: bool = False,
+    backend: str = "auto",
+) -> torch.Tensor:
+    """Selective scan (see the module docstring); differentiable on every backend."""
+    _check_shapes(x, delta, A, B, C, D, z, delta_bias)
+    chosen = resolve_backend(backend, x)
+    if chosen == "cuda":
+        return _selective_scan_cuda(x, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
+    if chosen == "numba":
+        return _NumbaSelectiveScan.apply(x, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
+    y = _linear_scan_torch(x, _discretize(delta, delta_bias, delta_softplus), A, B, C, D, reverse)
+    return y if z is None else y * F.silu(z)
+
+
+def _check_shapes(
+    x: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor,
+    z: torch.Tensor | None,
+    delta_bias: torch.Tensor | None,
+) -> None:
+    if x.dim() != 3:
+        raise ValueError(f"x must be (batch, length, channels), got shape {tuple(x.shape)}")
+    batch, length, channels = x.shape
+    states = A.shape[-1]
+    expected = {
+        "delta": (delta, (batch, length, channels)),
+        "A": (A, (channels, states)),
+        "B": (B, (batch, length, states)),
+        "C": (C, (batch, length, states)),
+        "D": (D, (channels,)),
+    }
+    if z is not None:
+        expected["z"] = (z, (batch, length, channels))
+    if delta_bias is not None:
+        expected["delta_bias"] = (delta_bias, (channels,))
+    for name, (tensor, shape) in expected.items():
+        if tuple(tensor.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(tensor.shape)}")
+
+
+def _discretize(
+    delta: torch.Tensor, delta_bias: torch.Tensor | None, delta_softplus: bool
+) -> torch.Tensor:
+    dt = delta if delta_bias is None else delta + delta_bias
+    return F.softplus(dt) if delta_softplus else dt
+
+
+def selective_scan_reference(
+    x: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    *,
+    delta_softplus: bool = True,
+    reverse: bool = False,
+) -> torch.Tensor:
+    """The definition, one step at a time. Slow; the other backends are tested against it."""
+    _check_shapes(x, delta, A, B, C, D, z, delta_bias)
+    dt = _discretize(delta, delta_bias, delta_softplus)
+    batch, length, channels = x.shape
+    h = x.new_zeros(batch, channels, A.shape[-1])
+    ys = [x.new_empty(0)] * length
+    steps = range(length - 1, -1, -1) if reverse else range(length)
+    for t in steps:
+        decay = torch.exp(dt[:, t, :, None] * A)  # (batch, channels, states)
+        h = decay * h + (dt[:, t] * x[:, t])[:, :, None] * B[:, t, None, :]
+        ys[t] = (h * C[:, t, None, :]).sum(-1) + D * x[:, t]
+    y = torch.stack(ys, dim=1)
+    return y if z is None else y * F.silu(z)
+
+
+def _linear_scan_torch(
+    x: torch.Tensor,
+    dt: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor,
+    reverse: bool,
+) -> torch.Tensor:
+    """Pure PyTorch: discretise every step at once, then a loop or a chunked scan over steps."""
+    if reverse:
+        return _linear_scan_torch(x.flip(1), dt.flip(1), A, B.flip(1), C.flip(1), D, False).flip(1)
+    decay = torch.exp(dt[..., None] * A)  # (batch, length, channels, states)
+    drive = (dt * x)[..., None] * B[:, :, None, :]
+    if x.shape[1] >= TORCH_CHUNKED_MIN_LENGTH:
+        states = _linear_recurrence_chunked(decay, drive, TORCH_CHUNK)
+    else:
+        states = _linear_recurrence_loop(decay, drive)
+    return torch.einsum("bldn,bln->bld", states, C) + D * x
+
+
+def _linear_recurrence_loop(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+    """h_t = decay_t * h_{t-1} + drive_t along dim 1, one step at a time."""
+    states = torch.empty_like(drive)
+    h = drive[:, 0]
+    states[:, 0] = h
+    for t in range(1, drive.shape[1]):
+        h = torch.addcmul(drive[:, t], decay[:, t], h)
+        states[:, t] = h
+    return states
+
+
+def _linear_recurrence_chunked(decay: torch.Tensor, drive: torch.Tensor, chunk: int) -> torch.Tensor:
+    """The same recurrence in chunks: about ``chunk + length / chunk`` Python steps instead of ``length``.
+
+    1. Every chunk is scanned from a zero state, all chunks at once (``chunk`` steps), and the running
+       product of its decays is kept.
+    2. The states entering each chunk are carried across chunks (``length / chunk`` small steps).
+    3. Each step adds its chunk's entering state times the running decay product.
+    Only products of decays (values in (0, 1]) are formed, never their quotients, so nothing overflows.
+    """
+    batch, length = drive.shape[:2]
+    pad = (-length) % chunk
+    if pad:  # decay 1 and drive 0 leave the state unchanged
+        tail = drive.shape[2:]
+        decay = torch.cat([decay, decay.new_ones(batch, pad, *tail)], dim=1)
+        drive = torch.cat([drive, drive.new_zeros(batch, pad, *tail)], dim=1)
+    chunks = decay.shape[1] // chunk
+    decay = decay.reshape(batch, chunks, chunk, *decay.shape[2:])
+    drive = drive.reshape(batch, chunks, chunk, *drive.shape[2:])
+    local = _linear_recurrence_loop(decay.transpose(1, 2), drive.transpose(1, 2)).transpose(1, 2)
+    decay_product = torch.cumprod(decay, dim=2)
+    carry = torch.zeros_like(local[:, 0, 0])
+    entering = [carry]  # the state before each chunk
+    for c in range(1, chunks):
+        carry = torch.addcmul(local[:, c - 1, -1], decay_product[:, c - 1, -1], carry)
+        entering.append(carry)
+    states = torch.addcmul(local, decay_product, torch.stack(entering, dim=1)[:, :, None])
+    return states.reshape(batch, chunks * chunk, *states.shape[3:])[:, :length]
+
+
+class _NumbaSelectiveScan(torch.autograd.Function):
+    """The whole selective scan (softplus, recurrence, gate) on the compiled CPU kernels."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx,
+        x: torch.Tensor,
+        delta: torch.Tensor,
+        A: torch.Tensor,
+        B: torch.Tensor,
+        C: torch.Tensor,
+        D: torch.Tensor,
+        z: torch.Tensor | None,
+        delta_bias: torch.Tensor | None,
+        delta_softplus: bool,
+        reverse: bool,
+    ) -> torch.Tensor:
+        from mtf_pose.model.ops import _numba_kernels as kernels
+
+        dtype = x.dtype
+        x, delta = x.detach().contiguous(), delta.detach().to(dtype).contiguous()
+        # B and C are usually column slices of one projection: strided views are fine for the kernel.
+        B, C = B.detach().to(dtype), C.detach().to(dtype)
+        A_t = A.detach().to(dtype).t().contiguous()
+        D_ = D.detach().to(dtype).contiguous()
+        z_ = x.new_empty(1, 1, 1) if z is None else z.detach().to(dtype).contiguous()
+        bias = x.new_zeros(x.shape[-1]) if delta_bias is None else delta_bias.detach().to(dtype).contiguous()
+        out = torch.empty_like(x)
+        kernels.launch(
+            kernels.scan_forward, x.numpy(), delta.numpy(), A_t.numpy(), B.numpy(), C.numpy(), D_.numpy(),
+            z_.numpy(), bias.numpy(), z is not None, delta_softplus, reverse, out.numpy(),
+        )
+        ctx.save_for_backward(x, delta, A_t, B, C, D_, z_, bias)
+        ctx.options = (z is not None, delta_bias is not None, delta_softplus, reverse)
+        ctx.param_dtypes = (A.dtype, D.dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+        from mtf_pose.model.ops import _numba_kernels as kernels
+
+        x, delta, A_t, B, C, D_, z_, bias = ctx.saved_tensors
+        use_z, use_bias, delta_softplus, reverse = ctx.options
+        workers = kernels.worker_count()
+        grad_x, grad_delta = torch.empty_like(x), torch.empty_like(x)
+        grad_B, grad_C = x.new_zeros(B.shape), x.new_zeros(C.shape)
+        grad_z = torch.empty_like(x) if use_z else z_
+        grad_A_t = x.new_zeros(workers, *A_t.shape)
+        grad_D, grad_bias = x.new_zeros(workers, x.shape[-1]), x.new_zeros(workers, x.shape[-1])
+        kernels.launch(
+            kernels.scan_backward, x.numpy(), delta.numpy(), A_t.numpy(), B.numpy(), C.numpy(), D_.numpy(),
+            z_.numpy(), bias.numpy(), use_z, delta_softplus, reverse,
+            grad_out.to(x.dtype).contiguous().numpy(), grad_x.numpy(), grad_delta.numpy(), grad_B.numpy(),
+            grad_C.numpy(), grad_z.numpy(), grad_A_t.numpy(), grad_D.numpy(), grad_bias.numpy(),
+        )
+        A_dtype, D_dtype = ctx.param_dtypes
+        return (
+            grad_x, grad_delta, grad_A_t.sum(0).t().to(A_dtype), grad_B, grad_C, grad_D.sum(0).to(D_dtype),
+            grad_z if use_z else None, grad_bias.sum(0) if use_bias else None, None, None,
+        )
+
+
+def _selective_scan_cuda(
+    x: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor,
+    z: torch.Tensor | None,
+    delta_bias: torch.Tensor | None,
+    delta_softplus: bool,
+    reverse: bool,
+) -> torch.Tensor:
+    """mamba-ssm's fused kernel, which takes (batch, channels, length) layouts."""
+    from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+
+    def to_kernel(t: torch.Tensor | None) -> torch.Tensor | None:
+        if t is None:
+            return None
+        t = t.transpose(1, 2)
+        return (t.flip(-1) if reverse else t).contiguous()
+
+    y = selective_scan_fn(
+        to_kernel(x), to_kernel(delta), A.float(), to_kernel(B), to_kernel(C), D.float(),
+        z=to_kernel(z), delta_bias=None if delta_bias is None else delta_bias.float(),
+        delta_softplus=delta_softplus,
+    )
+    if reverse:
+        y = y.flip(-1)
+    return y.transpose(1, 2)

@@ -1,0 +1,294 @@
+"""The two-stage MDTF recipe: stage 1 trains the Bone Aware Module, stage 2 the lifter with the BAM frozen.
+
+Runs are resumable and reproducible: the clip order of an epoch, the augmentation of a step and the
+stochastic depth of a step are all drawn from generators seeded by ``(seed, epoch, step)``, so a run
+resumed from ``last.pt`` continues exactly as an uninterrupted one would. ``last.pt`` is written
+atomically every ``checkpoint_minutes`` and at the end of each epoch; ``best/`` holds the weights folder
+(``config.json`` + ``model.safetensors``) of the best validation so far; ``log.jsonl`` has one JSON
+object per logged step and per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm.auto import tqdm
+
+from mtf_pose._atomic import write_atomic
+from mtf_pose.evaluation.h36m import evaluate_views
+from mtf_pose.model import MDTF, build_model, bone_features, get_preset, polar_angle_classes
+from mtf_pose.training.augment import AugmentConfig, make_training_input
+from mtf_pose.training.clips import clip_indices, clip_starts
+from mtf_pose.training.h36m import H36MView, load_views
+from mtf_pose.training.losses import lifter_loss, polar_class_loss
+from mtf_pose.weights import WEIGHTS_NAME, WeightsConfig, load_state_dict_strict, read_state_dict, save_weights
+
+Stage = Literal["bam", "lifter"]
+
+
+class TrainConfig(BaseModel):
+    """One training run. Defaults follow the released recipe except where the CPU budget says otherwise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: Stage = Field(description="'bam' (stage 1) or 'lifter' (stage 2, BAM frozen).")
+    preset: str = "tiny"
+    data_root: Path = Path("../shared/data/h36m")
+    out_dir: Path = Path("runs/train")
+    train_subjects: list[str] = ["S1", "S5", "S6", "S7"]
+    val_subjects: list[str] = ["S8"]
+    epochs: int = Field(120, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(5e-4, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    lr_decay: float = Field(0.99, gt=0, le=1, description="Learning rate multiplier per epoch.")
+    clip_stride: int = Field(243, ge=1, description="Frames between training clip starts (released: 81).")
+    frame_step: int = Field(1, ge=1, description="Take every n-th frame inside a clip.")
+    seed: int = 0
+    bam_weights: Path | None = Field(None, description="Stage 2: a weights folder or .safetensors with the BAM.")
+    init_weights: Path | None = Field(None, description="Warm start: a weights folder or .safetensors.")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)  # type: ignore[arg-type]
+    checkpoint_minutes: float = Field(10.0, gt=0)
+    log_every: int = Field(10, ge=1, description="Steps between log lines.")
+    val_view_stride: int = Field(5, ge=1, description="Validate every epoch on every n-th view of val_subjects.")
+    val_inputs: Literal["gt", "detected"] = "gt"
+    threads: int | None = Field(None, ge=1, description="torch.set_num_threads; default: leave as is.")
+    max_steps_per_epoch: int | None = Field(None, ge=1, description="Cap, for smoke tests.")
+
+
+def _weights_file(path: Path) -> Path:
+    return path / WEIGHTS_NAME if path.is_dir() else path
+
+
+def _step_seed(seed: int, epoch: int, step: int) -> list[int]:
+    return [seed, epoch, step]
+
+
+class Trainer:
+    """Runs :class:`TrainConfig`; call :meth:`run` (it resumes from ``out_dir/last.pt`` when present)."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        train_views: list[H36MView] | None = None,
+        val_views: list[H36MView] | None = None,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.config = config
+        self.progress = progress
+        self.log = log
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.model = build_model(get_preset(config.preset))
+        if config.init_weights is not None:
+            self._load_into(self.model, _weights_file(config.init_weights), prefix="")
+        if config.stage == "lifter":
+            if config.bam_weights is None and config.init_weights is None:
+                raise ValueError("stage 'lifter' needs bam_weights (the stage-1 result) or init_weights")
+            if config.bam_weights is not None:
+                self._load_into(self.model, _weights_file(config.bam_weights), prefix="bam.")
+            self.model.bam.requires_grad_(False)
+        self.trained = self.model.bam if config.stage == "bam" else self.model.lifter
+        self.optimizer = torch.optim.AdamW(
+            self.trained.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.train_views = train_views if train_views is not None else load_views(config.data_root, config.train_subjects)
+        self.val_views = val_views if val_views is not None else load_views(config.data_root, config.val_subjects)
+        self.clips = [
+            (view_index, start)
+            for view_index, view in enumerate(self.train_views)
+            for start in clip_starts(view.frames, self.model.config.frames, config.clip_stride, config.frame_step)
+        ]
+        self.epoch = 0
+        self.step = 0  # next step inside self.epoch
+        self.best: float | None = None
+        self.history: list[dict[str, Any]] = []
+        self.out_dir = Path(config.out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if (self.out_dir / "last.pt").exists():
+            self._resume(self.out_dir / "last.pt")
+
+    @staticmethod
+    def _load_into(model: MDTF, path: Path, prefix: str) -> None:
+        state = read_state_dict(path)
+        if prefix:
+            own = {k: v for k, v in model.state_dict().items() if not k.startswith(prefix)}
+            state = {**own, **{k: v for k, v in state.items() if k.startswith(prefix)}}
+        load_state_dict_strict(model, state, str(path))
+
+    # -- schedule -------------------------------------------------------------------------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        steps = math.ceil(len(self.clips) / self.config.batch_size)
+        return min(steps, self.config.max_steps_per_epoch or steps)
+
+    def learning_rate(self, epoch: int) -> float:
+        return self.config.learning_rate * self.config.lr_decay**epoch
+
+    def _batch(self, epoch: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        order = np.random.default_rng([self.config.seed, epoch]).permutation(len(self.clips))
+        chosen = order[step * self.config.batch_size : (step + 1) * self.config.batch_size]
+        rng = np.random.default_rng(_step_seed(self.config.seed, epoch, step) + [1])
+        inputs, targets = [], []
+        length, frame_step = self.model.config.frames, self.config.frame_step
+        for clip in chosen:
+            view_index, start = self.clips[clip]
+            view = self.train_views[view_index]
+            index = clip_indices(start, length, view.frames, frame_step)
+            x, y = make_training_input(
+                view.keypoints_gt[index], view.keypoints_detected[index], view.target[index], rng, self.config.augment
+            )
+            inputs.append(x)
+            targets.append(y)
+        return torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets))
+
+    # -- one step ---------------------------------------------------------------------------------------
+    def train_step(self, epoch: int, step: int) -> dict[str, float]:
+        """One optimiser step on the batch that ``(epoch, step)`` designates."""
+        inputs, targets = self._batch(epoch, step)
+        torch.manual_seed(int(np.random.default_rng(_step_seed(self.config.seed, epoch, step) + [2]).integers(2**62)))
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate(epoch)
+        self.trained.train()
+        if self.config.stage == "bam":
+            logits = self.model.bam(inputs)
+            classes = polar_angle_classes(targets, logits.shape[-1])
+            terms = {"total": polar_class_loss(logits, classes)}
+            terms["accuracy"] = (logits.argmax(-1) == classes)[..., 1:].float().mean()  # the root is always 0
+        else:
+            self.model.bam.eval()
+            with torch.no_grad():
+                features = bone_features(inputs, self.model.bam(inputs))
+            predicted = self.model.lifter(torch.cat([inputs, features], dim=-1))
+            terms = lifter_loss(predicted, targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.optimizer.step()
+        return {name: float(value.detach()) for name, value in terms.items()}
+
+    # -- validation ---------------------------------------------------------------------------------------
+    def validate(self) -> dict[str, float]:
+        views = self.val_views[:: self.config.val_view_stride]
+        if self.config.stage == "bam":
+            return self._validate_bam(views)
+        report = evaluate_views(self.model, views, inputs=self.config.val_inputs, progress=False)
+        return {f"val_{name}": value for name, value in report.overall.items()}
+
+    @torch.no_grad()
+    def _validate_bam(self, views: list[H36MView]) -> dict[str, float]:
+        self.model.bam.eval()
+        correct = total = 0
+        length = self.model.config.frames
+        for view in views:
+            starts = clip_starts(view.frames, length, stride=length)
+            for first in range(0, len(starts), 8):
+                index = np.stack([clip_indices(s, length, view.frames) for s in starts[first : first + 8]])
+                keypoints = view.keypoints_gt if self.config.val_inputs == "gt" else view.keypoints_detected
+                inputs = torch.from_numpy(np.concatenate([keypoints[index], np.ones_like(keypoints[index][..., :1])], -1))
+                classes = polar_angle_classes(torch.from_numpy(view.target[index]))
+                predicted = self.model.bam(inputs).argmax(-1)
+                correct += int((predicted == classes)[..., 1:].sum())
+                total += classes[..., 1:].numel()
+        return {"val_accuracy": correct / max(total, 1)}
+
+    def _score(self, metrics: dict[str, float]) -> float:
+        """Lower is better."""
+        return -metrics["val_accuracy"] if self.config.stage == "bam" else metrics["val_mpjpe"]
+
+    # -- checkpoints ------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "best": self.best,
+            "history": json.dumps(self.history),
+            "config": self.config.model_dump_json(),
+        }
+
+    def save_checkpoint(self) -> None:
+        state = self.state()
+        write_atomic(self.out_dir / "last.pt", lambda path: torch.save(state, path))
+
+    def _resume(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.step, self.best = state["epoch"], state["step"], state["best"]
+        self.history = json.loads(state["history"])
+        self.log(f"resumed from {path}: epoch {self.epoch}, step {self.step}")
+
+    def _write_log(self, record: dict[str, Any]) -> None:
+        with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as log_file:
+            log_file.write(json.dumps(record) + "\n")
+
+    def save_best(self, metrics: dict[str, float]) -> None:
+        training = {
+            "stage": self.config.stage,
+            "data": f"Human3.6M {', '.join(self.config.train_subjects)} (validation: {', '.join(self.config.val_subjects)})",
+            "epochs_completed": self.epoch + 1,
+            "validation": metrics,
+            "recipe": json.loads(self.config.model_dump_json()),
+        }
+        config = WeightsConfig(model=self.model.config, training=training)
+        save_weights(self.out_dir / "best", self.model, config)
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def run(self, epochs: int | None = None) -> list[dict[str, Any]]:
+        """Train until ``epochs`` (default: the config's) are complete; returns the per-epoch history."""
+        last_epoch = epochs if epochs is not None else self.config.epochs
+        last_save = time.monotonic()
+        while self.epoch < last_epoch:
+            sums: dict[str, float] = {}
+            bar = tqdm(
+                total=self.steps_per_epoch, initial=self.step, desc=f"{self.config.stage} epoch {self.epoch}",
+                disable=not self.progress, unit="step",
+            )
+            started = time.monotonic()
+            first_step = self.step
+            while self.step < self.steps_per_epoch:
+                terms = self.train_step(self.epoch, self.step)
+                for name, value in terms.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                self.step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{terms['total']:.4f}")
+                if self.step % self.config.log_every == 0:
+                    self._write_log({"epoch": self.epoch, "step": self.step, **terms, "time": time.time()})
+                if time.monotonic() - last_save > self.config.checkpoint_minutes * 60:
+                    self.save_checkpoint()
+                    last_save = time.monotonic()
+            bar.close()
+            steps_done = max(self.step - first_step, 1)
+            seconds = time.monotonic() - started
+            metrics = self.validate()
+            record = {
+                "epoch": self.epoch,
+                "lr": self.learning_rate(self.epoch),
+                **{f"train_{k}": v / steps_done for k, v in sums.items()},
+                **metrics,
+                "train_seconds": seconds,
+                "train_frames_per_second": steps_done * self.config.batch_size * self.model.config.frames / seconds,
+            }
+            self.history.append(record)
+            self._write_log(record)
+            self.log(json.dumps(record))
+            if self.best is None or self._score(metrics) < self.best:
+                self.best = self._score(metrics)
+                self.save_best(metrics)
+            self.epoch += 1
+            self.step = 0
+            self.save_checkpoint()
+            last_save = time.monotonic()
+        return self.history
