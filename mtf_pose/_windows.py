@@ -31,34 +31,38 @@ class ClipPlan:
 
     frames: int
     length: int
-    sources: NDArray[np.float64]  # (clips, length) fractional source frame of every clip frame
+    sources: NDArray[np.float64]  # (clips, length) source frame of every clip frame (fractional if resampled)
     weights: NDArray[np.float64]  # (clips, length) blending weight of every clip frame; 0 for padding
+    resampled: bool = False  # one clip stretched over a short sequence
 
     @property
     def clips(self) -> int:
         return int(self.sources.shape[0])
 
     def gather(self, values: NDArray[np.floating]) -> NDArray[np.float32]:
-        """``(frames, ...)`` -> ``(clips, length, ...)`` by linear interpolation at the source positions."""
-        lower = np.floor(self.sources).astype(int)
-        upper = np.minimum(lower + 1, self.frames - 1)
-        fraction = (self.sources - lower).reshape(self.sources.shape + (1,) * (values.ndim - 1))
-        return (values[lower] * (1 - fraction) + values[upper] * fraction).astype(np.float32)
+        """``(frames, ...)`` -> ``(clips, length, ...)``, linearly interpolated at fractional sources."""
+        return _interpolate(values, self.sources)
 
     def scatter(self, predictions: NDArray[np.floating]) -> NDArray[np.float32]:
-        """``(clips, length, ...)`` -> ``(frames, ...)``: the weighted mean over every clip frame that
-        lands on a source frame (shared linearly between the two frames around a fractional position)."""
+        """``(clips, length, ...)`` -> ``(frames, ...)``: the weighted mean of the clip frames landing on each
+        frame; a resampled clip is sampled back at the frames' positions instead."""
+        if self.resampled:
+            return _interpolate(predictions[0], np.linspace(0, self.length - 1, self.frames))
         tail = predictions.shape[2:]
+        index = self.sources.astype(int).ravel()
+        spread = self.weights.reshape(self.weights.shape + (1,) * len(tail))
         total = np.zeros((self.frames,) + tail)
-        weight = np.zeros(self.frames)
-        lower = np.floor(self.sources).astype(int)
-        upper = np.minimum(lower + 1, self.frames - 1)
-        fraction = self.sources - lower
-        for index, share in ((lower, self.weights * (1 - fraction)), (upper, self.weights * fraction)):
-            spread = share.reshape(share.shape + (1,) * len(tail))
-            np.add.at(total, index.ravel(), (predictions * spread).reshape((-1,) + tail))
-            np.add.at(weight, index.ravel(), share.ravel())
+        np.add.at(total, index, (predictions * spread).reshape((-1,) + tail))
+        weight = np.bincount(index, self.weights.ravel(), minlength=self.frames)
         return (total / weight.reshape((-1,) + (1,) * len(tail))).astype(np.float32)
+
+
+def _interpolate(values: NDArray[np.floating], positions: NDArray[np.floating]) -> NDArray[np.float32]:
+    """``values`` (along axis 0) at fractional ``positions`` of any shape, linearly."""
+    lower = np.floor(positions).astype(int)
+    upper = np.minimum(lower + 1, values.shape[0] - 1)
+    fraction = (positions - lower).reshape(positions.shape + (1,) * (values.ndim - 1))
+    return (values[lower] * (1 - fraction) + values[upper] * fraction).astype(np.float32)
 
 
 def plan_clips(frames: int, length: int, overlap: int, short: ShortSequence = "pad") -> ClipPlan:
@@ -70,7 +74,7 @@ def plan_clips(frames: int, length: int, overlap: int, short: ShortSequence = "p
     if frames < length:
         if short == "resample":
             sources = np.linspace(0, frames - 1, length)[None]
-            return ClipPlan(frames, length, sources, np.ones((1, length)))
+            return ClipPlan(frames, length, sources, np.ones((1, length)), resampled=True)
         if short != "pad":
             raise ValueError(f"short must be 'pad' or 'resample', got {short!r}")
         offset = (length - frames) // 2

@@ -83,17 +83,17 @@ def download_weights(
     try:
         config = fetch(CONFIG_NAME)
         weights = fetch(WEIGHTS_NAME)
-    except RepositoryNotFoundError:
-        raise WeightsError(f"{where}: no such model repo on the Hub (or it is private: pass token=...)") from None
-    except RevisionNotFoundError:
-        raise WeightsError(f"{where}: the repo has no revision {revision!r}") from None
-    except EntryNotFoundError as error:
-        raise WeightsError(f"{where}: the repo lacks a file ({error}); it needs {CONFIG_NAME} and {WEIGHTS_NAME}") from None
-    except LocalEntryNotFoundError:
+    except LocalEntryNotFoundError:  # before EntryNotFoundError, its base class
         raise WeightsError(
             f"{where}: not in the local cache and the Hub cannot be reached (offline: HF_HUB_OFFLINE or "
             "local_files_only). Download it once while online, or pass a local folder."
         ) from None
+    except RepositoryNotFoundError:
+        raise WeightsError(f"{where}: no such model repo on the Hub (or it is private: pass token=...)") from None
+    except RevisionNotFoundError:
+        raise WeightsError(f"{where}: the repo has no revision {revision!r}") from None
+    except EntryNotFoundError:
+        raise WeightsError(f"{where}: the repo lacks {CONFIG_NAME} or {WEIGHTS_NAME}; a weights repo needs both") from None
     except HfHubHTTPError as error:
         raise WeightsError(f"{where}: the Hub answered with an error: {error}") from None
     if config.parent != weights.parent:

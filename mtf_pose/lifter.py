@@ -27,9 +27,9 @@ from mtf_pose.result import DEFAULT_SUBJECT_HEIGHT, LiftResult, metres_per_unit
 from mtf_pose.schemas import KeypointInputError, KeypointSequence, PreparedSequence, prepare, validate_sequence
 from mtf_pose.weights import WeightsConfig, load_weights, model_card, save_weights
 
-# Clips overlap by a third of their length: measured to keep jitter at clip seams within 1.2x of
-# elsewhere (benchmarks/bench_seams.py).
-DEFAULT_OVERLAP = 81
+# Clips overlap by a third of their length (81 of 243 frames): measured to keep jitter at clip seams
+# within 1.2x of elsewhere (benchmarks/bench_seams.py).
+CLIP_OVERLAP_FRACTION = 1 / 3
 # Sequences with at least this many clips show a progress bar (on a terminal).
 PROGRESS_MIN_CLIPS = 16
 
@@ -51,7 +51,8 @@ class Lifter:
 
     def __init__(self, model: MDTF, config: WeightsConfig, *, source: str = "", device: str | torch.device = "auto") -> None:
         self.device = _resolve_device(device)
-        self.model = model.to(self.device).eval()
+        # Inference only: no autograd bookkeeping (call lifter.model.requires_grad_(True) to fine-tune).
+        self.model = model.to(self.device).eval().requires_grad_(False)
         self.config = config
         self.source = source
 
@@ -187,7 +188,8 @@ class Lifter:
             except KeypointInputError as error:
                 raise KeypointInputError(f"sequence {index}: {error}") from None
         prepared = [prepare(sequence, self.fps) for sequence in validated]
-        plans = [plan_clips(p.keypoints.shape[0], self.frames, DEFAULT_OVERLAP, short) for p in prepared]
+        overlap = int(self.frames * CLIP_OVERLAP_FRACTION)
+        plans = [plan_clips(p.keypoints.shape[0], self.frames, overlap, short) for p in prepared]
         normalized = self._run(prepared, plans, flip=flip, batch_size=batch_size, progress=progress)
         return [
             self._result(sequence, item, prediction, flip=flip, subject_height=subject_height)

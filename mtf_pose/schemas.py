@@ -247,6 +247,10 @@ def prepare(sequence: KeypointSequence, model_fps: float) -> PreparedSequence:
     absent = ~np.isfinite(scores) | (scores <= 0) | np.isnan(coordinates).any(-1)
     coordinates[absent] = np.nan
     scores = np.clip(np.nan_to_num(scores, nan=0.0), 0.0, 1.0)
+    if absent.all():
+        raise KeypointInputError(
+            "keypoints: no joint is detected in any frame (every joint is NaN or has confidence 0)"
+        )
     layout = get_layout(sequence.layout)  # type: ignore[arg-type]
     coordinates, scores = layout.to_h36m(coordinates, scores)
 
@@ -254,6 +258,7 @@ def prepare(sequence: KeypointSequence, model_fps: float) -> PreparedSequence:
         width, height = sequence.image_size  # type: ignore[misc]
         if sequence.coordinates == "unit":
             coordinates = coordinates * np.array([width, height])
+        _check_extent(coordinates, sequence.coordinates)
         coordinates = normalize_pixels(coordinates, width, height).astype(np.float64)
         _check_inside_image(coordinates, width, height, sequence.coordinates)
 
@@ -268,6 +273,19 @@ def prepare(sequence: KeypointSequence, model_fps: float) -> PreparedSequence:
         keypoints=network_input, confidence=scores, filled=filled, frames=frames, fps=fps,
         model_fps=model_fps, image_size=sequence.image_size,
     )
+
+
+# A person is more than a few pixels tall; a smaller extent means coordinates in another unit.
+MIN_EXTENT_PIXELS = 4.0
+
+
+def _check_extent(pixels: NDArray[np.float64], coordinates: str) -> None:
+    extent = np.nanmax(pixels, axis=(0, 1)) - np.nanmin(pixels, axis=(0, 1))
+    if np.nanmax(extent) < MIN_EXTENT_PIXELS:
+        hint = "coordinates in [0, 1]? pass coordinates='unit'" if coordinates == "pixels" else "is image_size right?"
+        raise KeypointInputError(
+            f"keypoints span less than {MIN_EXTENT_PIXELS:g} pixels over the whole sequence ({extent.max():.3g}); {hint}"
+        )
 
 
 def _check_inside_image(normalized: NDArray[np.float64], width: float, height: float, coordinates: str) -> None:

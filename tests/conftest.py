@@ -25,3 +25,10 @@ def h36m_root() -> Path:
     if problem:
         pytest.skip(f"Human3.6M data not available: {problem} (set MTF_POSE_H36M to its folder)")
     return H36M_ROOT
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # tests/ holds helper modules (fake_hub) imported by the tests.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))

@@ -26,8 +26,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
-# The backward pass keeps the state history of one chunk of channels per row, (L, N, CHANNEL_CHUNK)
-# floats: 1 MB at L=243, N=16. Wider chunks amortise the per-step reductions over channels; 64 measured
+# The backward pass keeps the state and decay histories of one chunk of channels per row, each
+# (L, N, CHANNEL_CHUNK) floats: 1 MB at L=243, N=16. Wider chunks amortise the per-step reductions over channels; 64 measured
 # fastest of 16/32/64 (benchmarks/bench_scan.py).
 CHANNEL_CHUNK = 64
 
@@ -166,10 +166,11 @@ def scan_backward(  # type: ignore[no-untyped-def]
 ):
     """Gradients of :func:`scan_forward`, recomputing its states one chunk of channels at a time.
 
-    ``grad_x``, ``grad_delta`` and (with ``use_z``) ``grad_z`` (rows, L, D) are fully written;
-    ``grad_B``, ``grad_C`` (rows, L, N) are accumulated over chunks and must be zeroed, as must the
-    ``*_partial`` buffers (leading axis: ``worker_count()``). Reverse-time recurrence of the state
-    gradient: dL/dh_t = C_t g_t + exp(dt_{t+1} A) dL/dh_{t+1}.
+    The recomputation keeps, per step, the states, the decays ``exp(dt A)`` and the ungated output, so the
+    backward sweep needs no exponential. ``grad_x``, ``grad_delta`` and (with ``use_z``) ``grad_z``
+    (rows, L, D) are fully written; ``grad_B``, ``grad_C`` (rows, L, N) are accumulated over chunks and
+    must be zeroed, as must the ``*_partial`` buffers (leading axis: ``worker_count()``). Reverse-time
+    recurrence of the state gradient: dL/dh_t = C_t g_t + exp(dt_{t+1} A) dL/dh_{t+1}.
     """
     rows, length, channels = x.shape
     states = A_t.shape[0]
@@ -179,20 +180,27 @@ def scan_backward(  # type: ignore[no-untyped-def]
         for d0 in range(0, channels, CHANNEL_CHUNK):
             width = min(CHANNEL_CHUNK, channels - d0)
             dt_hist = np.empty((length, width), dtype=x.dtype)
+            y_hist = np.empty((length, width), dtype=x.dtype)
             # h_hist[s + 1] is the state after step s; h_hist[0] is the zero initial state.
             h_hist = np.empty((length + 1, states, width), dtype=x.dtype)
+            decay_hist = np.empty((length, states, width), dtype=x.dtype)
             h_hist[0] = 0.0
             for step in range(length):
                 t = length - 1 - step if reverse else step
                 for j in range(width):
                     v = delta[row, t, d0 + j] + delta_bias[d0 + j]
                     dt_hist[step, j] = _softplus(v) if softplus else v
+                    y_hist[step, j] = D_skip[d0 + j] * x[row, t, d0 + j]
                 for n in range(states):
                     b_n = B[row, t, n]
+                    c_n = C[row, t, n]
                     for j in range(width):
                         d = d0 + j
-                        h_hist[step + 1, n, j] = (_vector_exp(dt_hist[step, j] * A_t[n, d]) * h_hist[step, n, j]
-                                                  + dt_hist[step, j] * x[row, t, d] * b_n)
+                        decay = _vector_exp(dt_hist[step, j] * A_t[n, d])
+                        decay_hist[step, n, j] = decay
+                        h = decay * h_hist[step, n, j] + dt_hist[step, j] * x[row, t, d] * b_n
+                        h_hist[step + 1, n, j] = h
+                        y_hist[step, j] += c_n * h
             grad_h = np.zeros((states, width), dtype=x.dtype)
             grad_A_chunk = np.zeros((states, width), dtype=x.dtype)
             grad_bias_chunk = np.zeros(width, dtype=x.dtype)
@@ -200,31 +208,24 @@ def scan_backward(  # type: ignore[no-untyped-def]
             g_y = np.empty(width, dtype=x.dtype)
             x_t = np.empty(width, dtype=x.dtype)
             dt_t = np.empty(width, dtype=x.dtype)
-            y_t = np.empty(width, dtype=x.dtype)
             g_x = np.empty(width, dtype=x.dtype)
             g_dt = np.empty(width, dtype=x.dtype)
+            dtx = np.empty(width, dtype=x.dtype)
             for step in range(length - 1, -1, -1):
                 t = length - 1 - step if reverse else step
                 for j in range(width):
                     x_t[j] = x[row, t, d0 + j]
                     dt_t[j] = dt_hist[step, j]
-                    g_y[j] = grad_out[row, t, d0 + j]
-                if use_z:
-                    # Recompute the ungated output y to differentiate y * silu(z).
-                    for j in range(width):
-                        y_t[j] = D_skip[d0 + j] * x_t[j]
-                    for n in range(states):
-                        c_n = C[row, t, n]
-                        for j in range(width):
-                            y_t[j] += c_n * h_hist[step + 1, n, j]
-                    for j in range(width):
+                    dtx[j] = dt_t[j] * x_t[j]
+                    g = grad_out[row, t, d0 + j]
+                    if use_z:
                         zv = z[row, t, d0 + j]
                         sig = _sigmoid(zv)
-                        grad_z[row, t, d0 + j] = g_y[j] * y_t[j] * sig * (1.0 + zv * (1.0 - sig))
-                        g_y[j] = g_y[j] * zv * sig
-                for j in range(width):
-                    grad_D_partial[worker, d0 + j] += g_y[j] * x_t[j]
-                    g_x[j] = g_y[j] * D_skip[d0 + j]
+                        grad_z[row, t, d0 + j] = g * y_hist[step, j] * sig * (1.0 + zv * (1.0 - sig))
+                        g = g * zv * sig
+                    g_y[j] = g
+                    grad_D_partial[worker, d0 + j] += g * x_t[j]
+                    g_x[j] = g * D_skip[d0 + j]
                     g_dt[j] = zero
                 for n in range(states):
                     c_n = C[row, t, n]
@@ -233,13 +234,14 @@ def scan_backward(  # type: ignore[no-untyped-def]
                     acc_b = zero
                     for j in range(width):
                         a = A_t[n, d0 + j]
-                        decay = _vector_exp(dt_t[j] * a)
+                        decay = decay_hist[step, n, j]
                         h_prev = h_hist[step, n, j]
                         acc_c += g_y[j] * h_hist[step + 1, n, j]
                         gh = grad_h[n, j] + g_y[j] * c_n
-                        g_dt[j] += gh * (a * decay * h_prev + b_n * x_t[j])
-                        grad_A_chunk[n, j] += gh * dt_t[j] * decay * h_prev
-                        acc_b += gh * dt_t[j] * x_t[j]
+                        dh = decay * h_prev
+                        g_dt[j] += gh * (a * dh + b_n * x_t[j])
+                        grad_A_chunk[n, j] += gh * dt_t[j] * dh
+                        acc_b += gh * dtx[j]
                         g_x[j] += gh * dt_t[j] * b_n
                         grad_h[n, j] = gh * decay
                     grad_C[row, t, n] += acc_c
