@@ -1,4 +1,4 @@
-"""Selective-scan timings at the two sequence lengths the network uses.
+"""Selective-scan timings at the two sequence lengths the network uses, and the alternatives not taken.
 
 L = 17: the spatial blocks (joints of one frame; rows = batch * frames = 8 * 243).
 L = 243: the temporal blocks (frames of one joint; rows = batch * joints = 8 * 17).
@@ -11,12 +11,12 @@ all measured in this one run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import time
 from collections.abc import Callable
 
 import torch
 
-import mtf_pose.model.ops.selective_scan as scan_module
 from mtf_pose.model.ops import numba_available, selective_scan, selective_scan_reference
 
 
@@ -28,6 +28,52 @@ def best_ms(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times) * 1e3
+
+
+# The module (its name is shadowed by the function the ops package re-exports).
+scan_module = importlib.import_module("mtf_pose.model.ops.selective_scan")
+
+
+def linear_recurrence_chunked(decay: torch.Tensor, drive: torch.Tensor, chunk: int) -> torch.Tensor:
+    """The same recurrence in chunks: about ``chunk + length / chunk`` Python steps instead of ``length``.
+
+    1. Every chunk is scanned from a zero state, all chunks at once (``chunk`` steps), and the running
+       product of its decays is kept.
+    2. The states entering each chunk are carried across chunks (``length / chunk`` small steps).
+    3. Each step adds its chunk's entering state times the running decay product.
+    Only products of decays (values in (0, 1]) are formed, never their quotients, so nothing overflows.
+    """
+    batch, length = drive.shape[:2]
+    pad = (-length) % chunk
+    if pad:  # decay 1 and drive 0 leave the state unchanged
+        tail = drive.shape[2:]
+        decay = torch.cat([decay, decay.new_ones(batch, pad, *tail)], dim=1)
+        drive = torch.cat([drive, drive.new_zeros(batch, pad, *tail)], dim=1)
+    chunks = decay.shape[1] // chunk
+    decay = decay.reshape(batch, chunks, chunk, *decay.shape[2:])
+    drive = drive.reshape(batch, chunks, chunk, *drive.shape[2:])
+    local = scan_module._linear_recurrence_loop(decay.transpose(1, 2), drive.transpose(1, 2)).transpose(1, 2)
+    decay_product = torch.cumprod(decay, dim=2)
+    carry = torch.zeros_like(local[:, 0, 0])
+    entering = [carry]  # the state before each chunk
+    for c in range(1, chunks):
+        carry = torch.addcmul(local[:, c - 1, -1], decay_product[:, c - 1, -1], carry)
+        entering.append(carry)
+    states = torch.addcmul(local, decay_product, torch.stack(entering, dim=1)[:, :, None])
+    return states.reshape(batch, chunks * chunk, *states.shape[3:])[:, :length]
+
+
+def torch_scan(inputs: dict[str, torch.Tensor], chunk: int | None) -> torch.Tensor:
+    """The pure-PyTorch selective scan with the library's loop (chunk None) or the chunked alternative."""
+    x, A, B, C, D, z = (inputs[k] for k in ("x", "A", "B", "C", "D", "z"))
+    dt = torch.nn.functional.softplus(inputs["delta"] + inputs["delta_bias"])
+    decay = torch.exp(dt[..., None] * A)
+    drive = (dt * x)[..., None] * B[:, :, None, :]
+    if chunk is None:
+        states = scan_module._linear_recurrence_loop(decay, drive)
+    else:
+        states = linear_recurrence_chunked(decay, drive, chunk)
+    return (torch.einsum("bldn,bln->bld", states, C) + D * x) * torch.nn.functional.silu(z)
 
 
 def main() -> None:
@@ -48,16 +94,14 @@ def main() -> None:
         with torch.no_grad():
             if numba_available():
                 results["numba"] = best_ms(lambda: selective_scan(**inputs, backend="numba"), args.repeats)
-            default_threshold, default_chunk = scan_module.TORCH_CHUNKED_MIN_LENGTH, scan_module.TORCH_CHUNK
-            try:
-                scan_module.TORCH_CHUNKED_MIN_LENGTH = 10**9
-                results["torch, loop over steps"] = best_ms(lambda: selective_scan(**inputs, backend="torch"), 2)
-                scan_module.TORCH_CHUNKED_MIN_LENGTH = 0
-                for chunk in (8, 16, 32):
-                    scan_module.TORCH_CHUNK = chunk
-                    results[f"torch, chunks of {chunk}"] = best_ms(lambda: selective_scan(**inputs, backend="torch"), 2)
-            finally:
-                scan_module.TORCH_CHUNKED_MIN_LENGTH, scan_module.TORCH_CHUNK = default_threshold, default_chunk
+            results["torch (the library's loop over steps)"] = best_ms(
+                lambda: selective_scan(**inputs, backend="torch"), 2
+            )
+            reference_loop = torch_scan(inputs, None)
+            for chunk in (8, 16, 32):
+                chunked = torch_scan(inputs, chunk)
+                assert torch.allclose(chunked, reference_loop, rtol=1e-4, atol=1e-5), "chunked scan disagrees"
+                results[f"torch, chunks of {chunk} (alternative)"] = best_ms(lambda: torch_scan(inputs, chunk), 2)
             results["reference (per-step, unfused)"] = best_ms(lambda: selective_scan_reference(**inputs), 1)
         if numba_available():
             leaves = {k: v.clone().requires_grad_() for k, v in inputs.items()}

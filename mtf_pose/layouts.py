@@ -10,7 +10,7 @@ any source is.
 | pelvis | mid(hips) / halpe: hip (19) | mid(hips) | mid_hip (8) |
 | thorax | mid(shoulders) / halpe: neck (18) | mid(shoulders) | neck (1) |
 | spine | mid(pelvis, thorax) | mid(pelvis, thorax) | mid(pelvis, thorax) |
-| neck/nose | nose | nose | nose |
+| neck (nose) | nose | nose | nose |
 | head | mid(eyes) / halpe: head (17) | mid(eyes) | mid(eyes) |
 
 Hips, knees, ankles, shoulders, elbows and wrists map one to one.
@@ -99,11 +99,11 @@ LAYOUTS: Final[dict[str, JointLayout]] = {
     ),
     "halpe26": _layout(
         "halpe26",
-        _COCO_NAMES + " head_top neck_base hip left_big_toe right_big_toe left_small_toe right_small_toe "
+        _COCO_NAMES + " head neck hip left_big_toe right_big_toe left_small_toe right_small_toe "
         "left_heel right_heel",
         {
-            **_LIMBS, "pelvis": ("hip",), "thorax": ("neck_base",), "spine": ("hip", "neck_base"),
-            "neck": ("nose",), "head": ("head_top",),
+            **_LIMBS, "pelvis": ("hip",), "thorax": ("neck",), "spine": ("hip", "neck"),
+            "neck": ("nose",), "head": ("head",),
         },
         "Halpe 26 keypoints (AlphaPose)",
     ),

@@ -44,7 +44,7 @@ def test_coco_by_hand() -> None:
 
 
 @pytest.mark.parametrize(("layout", "pelvis", "thorax", "head"), [
-    ("halpe26", ["hip"], ["neck_base"], ["head_top"]),
+    ("halpe26", ["hip"], ["neck"], ["head"]),
     ("openpose_body25", ["mid_hip"], ["neck"], ["left_eye", "right_eye"]),
     ("mediapipe33", ["left_hip", "right_hip"], ["left_shoulder", "right_shoulder"], ["left_eye", "right_eye"]),
 ])

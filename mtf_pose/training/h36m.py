@@ -193,25 +193,35 @@ def load_views(root: str | Path, subjects: tuple[str, ...] | list[str]) -> list[
     views = []
     for key, (joints_camera, pixels, camera) in projected.items():
         subject, action, camera_id = key.split("/")
-        frames = min(len(pixels), len(detections[key]))
-        joints_camera, pixels = joints_camera[:frames], pixels[:frames]
-        scale = pixels_per_metre(pixels, joints_camera)
-        relative = joints_camera - joints_camera[:, :1]
-        views.append(
-            H36MView(
-                subject=subject,
-                action=action,
-                camera=camera_id,
-                width=camera.width,
-                height=camera.height,
-                keypoints_gt=normalize_pixels(pixels, camera.width, camera.height),
-                keypoints_detected=normalize_pixels(
-                    sh16_to_h36m17(detections[key][:frames], neck), camera.width, camera.height
-                ),
-                target=(relative * scale[:, None, None] / camera.width * 2).astype(np.float32),
-                mm_per_unit=(camera.width / 2 / scale * 1000).astype(np.float32),
-                joints_mm=(relative * 1000).astype(np.float32),
-                keypoints_gt_px=pixels.astype(np.float32),
-            )
-        )
+        detected = sh16_to_h36m17(detections[key], neck)
+        views.append(make_view(subject, action, camera_id, camera, joints_camera, pixels, detected))
     return views
+
+
+def make_view(
+    subject: str,
+    action: str,
+    camera_id: str,
+    camera: Camera,
+    joints_camera: NDArray[np.floating],
+    pixels: NDArray[np.floating],
+    detected_pixels: NDArray[np.floating],
+) -> H36MView:
+    """One view from camera-frame joints (metres), their projection and detections (pixels, H36M-17)."""
+    frames = min(len(pixels), len(detected_pixels))
+    joints_camera, pixels = joints_camera[:frames], pixels[:frames]
+    scale = pixels_per_metre(pixels, joints_camera)
+    relative = joints_camera - joints_camera[:, :1]
+    return H36MView(
+        subject=subject,
+        action=action,
+        camera=camera_id,
+        width=camera.width,
+        height=camera.height,
+        keypoints_gt=normalize_pixels(pixels, camera.width, camera.height),
+        keypoints_detected=normalize_pixels(detected_pixels[:frames], camera.width, camera.height),
+        target=(relative * scale[:, None, None] / camera.width * 2).astype(np.float32),
+        mm_per_unit=(camera.width / 2 / scale * 1000).astype(np.float32),
+        joints_mm=(relative * 1000).astype(np.float32),
+        keypoints_gt_px=pixels.astype(np.float32),
+    )

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from mtf_pose._atomic import write_atomic
 from mtf_pose.evaluation.h36m import evaluate_views
-from mtf_pose.model import MDTF, build_model, bone_features, get_preset, polar_angle_classes
+from mtf_pose.model import MDTF, ModelConfig, build_model, bone_features, get_preset, polar_angle_classes
 from mtf_pose.training.augment import AugmentConfig, make_training_input
 from mtf_pose.training.clips import clip_indices, clip_starts
 from mtf_pose.training.h36m import H36MView, load_views
@@ -41,6 +41,7 @@ class TrainConfig(BaseModel):
 
     stage: Stage = Field(description="'bam' (stage 1) or 'lifter' (stage 2, BAM frozen).")
     preset: str = "tiny"
+    model: ModelConfig | None = Field(None, description="A full network configuration instead of the preset.")
     data_root: Path = Path("../shared/data/h36m")
     out_dir: Path = Path("runs/train")
     train_subjects: list[str] = ["S1", "S5", "S6", "S7"]
@@ -89,7 +90,8 @@ class Trainer:
         self.log = log
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.model = build_model(get_preset(config.preset))
+        torch.manual_seed(config.seed)  # the initial weights are part of the run
+        self.model = build_model(config.model or get_preset(config.preset))
         if config.init_weights is not None:
             self._load_into(self.model, _weights_file(config.init_weights), prefix="")
         if config.stage == "lifter":

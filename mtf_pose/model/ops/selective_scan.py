@@ -30,12 +30,6 @@ import torch.nn.functional as F
 Backend = Literal["auto", "torch", "numba", "cuda"]
 BACKENDS: tuple[str, ...] = ("auto", "torch", "numba", "cuda")
 
-# Above this many steps the pure-PyTorch path scans in chunks (fewer Python-level steps); below it a
-# loop over steps is faster. Measured with benchmarks/bench_scan.py (L = 17 and 243).
-TORCH_CHUNKED_MIN_LENGTH = 64
-TORCH_CHUNK = 16
-
-
 @functools.cache
 def numba_available() -> bool:
     """Whether the compiled CPU kernels can be used (numba importable)."""
@@ -181,15 +175,17 @@ def _linear_scan_torch(
     D: torch.Tensor,
     reverse: bool,
 ) -> torch.Tensor:
-    """Pure PyTorch: discretise every step at once, then a loop or a chunked scan over steps."""
+    """Pure PyTorch: discretise every step at once, then one fused update per step.
+
+    A chunked formulation (scan inside chunks in parallel, carry across chunks) takes fewer Python steps
+    but more passes over full-size temporaries; on the CPU it measured slower at both L = 17 and
+    L = 243 (benchmarks/bench_scan.py), so the loop stays.
+    """
     if reverse:
         return _linear_scan_torch(x.flip(1), dt.flip(1), A, B.flip(1), C.flip(1), D, False).flip(1)
     decay = torch.exp(dt[..., None] * A)  # (batch, length, channels, states)
     drive = (dt * x)[..., None] * B[:, :, None, :]
-    if x.shape[1] >= TORCH_CHUNKED_MIN_LENGTH:
-        states = _linear_recurrence_chunked(decay, drive, TORCH_CHUNK)
-    else:
-        states = _linear_recurrence_loop(decay, drive)
+    states = _linear_recurrence_loop(decay, drive)
     return torch.einsum("bldn,bln->bld", states, C) + D * x
 
 
@@ -202,35 +198,6 @@ def _linear_recurrence_loop(decay: torch.Tensor, drive: torch.Tensor) -> torch.T
         h = torch.addcmul(drive[:, t], decay[:, t], h)
         states[:, t] = h
     return states
-
-
-def _linear_recurrence_chunked(decay: torch.Tensor, drive: torch.Tensor, chunk: int) -> torch.Tensor:
-    """The same recurrence in chunks: about ``chunk + length / chunk`` Python steps instead of ``length``.
-
-    1. Every chunk is scanned from a zero state, all chunks at once (``chunk`` steps), and the running
-       product of its decays is kept.
-    2. The states entering each chunk are carried across chunks (``length / chunk`` small steps).
-    3. Each step adds its chunk's entering state times the running decay product.
-    Only products of decays (values in (0, 1]) are formed, never their quotients, so nothing overflows.
-    """
-    batch, length = drive.shape[:2]
-    pad = (-length) % chunk
-    if pad:  # decay 1 and drive 0 leave the state unchanged
-        tail = drive.shape[2:]
-        decay = torch.cat([decay, decay.new_ones(batch, pad, *tail)], dim=1)
-        drive = torch.cat([drive, drive.new_zeros(batch, pad, *tail)], dim=1)
-    chunks = decay.shape[1] // chunk
-    decay = decay.reshape(batch, chunks, chunk, *decay.shape[2:])
-    drive = drive.reshape(batch, chunks, chunk, *drive.shape[2:])
-    local = _linear_recurrence_loop(decay.transpose(1, 2), drive.transpose(1, 2)).transpose(1, 2)
-    decay_product = torch.cumprod(decay, dim=2)
-    carry = torch.zeros_like(local[:, 0, 0])
-    entering = [carry]  # the state before each chunk
-    for c in range(1, chunks):
-        carry = torch.addcmul(local[:, c - 1, -1], decay_product[:, c - 1, -1], carry)
-        entering.append(carry)
-    states = torch.addcmul(local, decay_product, torch.stack(entering, dim=1)[:, :, None])
-    return states.reshape(batch, chunks * chunk, *states.shape[3:])[:, :length]
 
 
 class _NumbaSelectiveScan(torch.autograd.Function):
