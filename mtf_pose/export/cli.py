@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from mtf_pose.export.bvh import NAME_PRESETS, BvhOptions, write_bvh
+from mtf_pose.result import LiftResult
 
 _DEFAULTS = BvhOptions()
 
@@ -106,8 +107,6 @@ def bvh_options_from_args(args: argparse.Namespace) -> BvhOptions:
 
 
 def _load_source(path: Path) -> Any:
-    from mtf_pose.result import LiftResult
-
     if path.suffix == ".npy":
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file")
@@ -122,7 +121,12 @@ def _run_export_bvh(args: argparse.Namespace) -> int:
     options = bvh_options_from_args(args)
     source = _load_source(args.result)
     output = args.output if args.output is not None else args.result.with_suffix(".bvh")
-    export = write_bvh(source, output, fps=args.fps, options=options)
+    if output.is_dir():
+        raise ValueError(f"{output} is a folder; give the .bvh file to write")
+    try:
+        export = write_bvh(source, output, fps=args.fps, options=options)
+    except OSError as error:
+        raise ValueError(f"{output}: cannot write ({error.strerror or error})") from None
     print(
         f"wrote {export.path}: {export.frames} frames at {1 / export.frame_time:g} fps, {len(export.joint_names)} "
         f"joints, {options.up.upper()}-up, {options.units}"

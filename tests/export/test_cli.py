@@ -121,6 +121,14 @@ def test_user_errors_are_one_line(
     assert not (tmp_path / "x.bvh").exists()
 
 
+def test_unwritable_output(saved_walk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["export-bvh", str(saved_walk), "-o", str(tmp_path)], capsys)
+    assert code == EXIT_FAILURE and "is a folder" in err
+    (tmp_path / "file").write_text("")
+    code, _, err = run(["export-bvh", str(saved_walk), "-o", str(tmp_path / "file" / "walk.bvh")], capsys)
+    assert code == EXIT_FAILURE and "cannot write" in err and err.count("\n") == 1
+
+
 def test_missing_or_wrong_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["export-bvh", str(tmp_path / "nowhere.npz")], capsys)
     assert code == EXIT_FAILURE and "no such file" in err
