@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", default=None, help="also write the tables as JSON here")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
     evaluate.set_defaults(run=_cmd_evaluate)
+
+    from mtf_pose.export.cli import add_export_bvh_parser
+
+    add_export_bvh_parser(commands)
     return parser
 
 
