@@ -16,9 +16,10 @@ import argparse
 import numpy as np
 
 import mtf_pose.lifter as lifter_module
-from _h36m import pixel_input, require_data
+from _h36m import require_data
 from mtf_pose import Lifter
 from mtf_pose._windows import plan_clips
+from mtf_pose.evaluation.h36m import pixel_input
 from mtf_pose.training.h36m import load_views
 
 NEAR = 3
@@ -49,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     subject, action, camera = args.view.split("/")
     view = next(v for v in load_views(require_data(), [subject]) if (v.action, v.camera) == (action, camera))
-    keypoints = pixel_input(view)[: args.frames]
+    keypoints = pixel_input(view, "gt")[: args.frames]
     truth = view.joints_mm[: args.frames]
     lifter = Lifter.from_pretrained()
     print(f"{args.view}, {len(keypoints)} frames, weights: {lifter.source}")

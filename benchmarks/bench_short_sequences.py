@@ -14,9 +14,10 @@ import argparse
 
 import numpy as np
 
-from _h36m import pixel_input, require_data
+from _h36m import require_data
 from mtf_pose import Lifter
 from mtf_pose.evaluation.metrics import mpjpe
+from mtf_pose.evaluation.h36m import pixel_input
 from mtf_pose.training.h36m import load_views
 
 
@@ -36,7 +37,7 @@ def main() -> None:
             view = views[index % len(views)]
             start = int(rng.integers(0, view.frames - length))
             frames = slice(start, start + length)
-            keypoints = pixel_input(view)[frames]
+            keypoints = pixel_input(view, "gt")[frames]
             for short in errors:
                 result = lifter.lift(keypoints, layout="h36m", image_size=(view.width, view.height), fps=50,
                                      short=short)

@@ -66,21 +66,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from mtf_pose.evaluation.h36m import evaluate_views
-    from mtf_pose.hub import resolve_weights
+    from mtf_pose.evaluation.h36m import evaluate_views, evaluate_views_with_lifter
+    from mtf_pose.lifter import Lifter
     from mtf_pose.training.h36m import load_views
-    from mtf_pose.weights import load_weights
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, _ = load_weights(resolve_weights(args.weights))
+    lifter = Lifter.from_pretrained(args.weights)
     views = load_views(args.data, args.subjects.split(","))[:: args.view_stride]
     reports = {}
+    flip, progress = not args.no_flip, not args.no_progress
     for inputs in args.inputs.split(","):
-        report = evaluate_views(model, views, inputs=inputs, flip=not args.no_flip, progress=not args.no_progress)
-        reports[inputs] = report.to_dict()
-        print(f"\n{args.subjects} with {inputs} 2D input ({report.frames} frames, flip={'off' if args.no_flip else 'on'}):")
-        print(report.table())
+        if inputs not in ("gt", "detected"):
+            raise CliError(f"--inputs takes 'gt' and/or 'detected', got {inputs!r}")
+        runs = [("ground-truth scale", evaluate_views(lifter.model, views, inputs=inputs, flip=flip, progress=progress))]
+        if args.metric_output:
+            runs.append(("Lifter metric output", evaluate_views_with_lifter(lifter, views, inputs=inputs, flip=flip,
+                                                                            progress=progress)))
+        for label, report in runs:
+            reports[f"{inputs} ({label})"] = report.to_dict()
+            print(f"\n{args.subjects}, {inputs} 2D input, {label} ({report.frames} frames, "
+                  f"flip {'off' if args.no_flip else 'on'}, weights: {lifter.source}):")
+            print(report.table())
     if args.json:
         Path(args.json).write_text(json.dumps(reports, indent=2) + "\n", encoding="utf-8")
     return EXIT_OK
@@ -110,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--inputs", default="gt,detected", help="'gt', 'detected' or both, comma-separated")
     evaluate.add_argument("--view-stride", type=int, default=1, help="evaluate every n-th view (default: all)")
     evaluate.add_argument("--no-flip", action="store_true", help="no flip averaging")
+    evaluate.add_argument("--metric-output", action="store_true",
+                          help="also evaluate the Lifter's metric output (pixels in, metres out, no ground-truth scale)")
     evaluate.add_argument("--threads", type=int, default=None, help="CPU threads")
     evaluate.add_argument("--json", default=None, help="also write the tables as JSON here")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -5,6 +5,9 @@ predicted with flip averaging, and frames covered twice are averaged. Prediction
 millimetres with the ground-truth scale of each frame (``mm_per_unit``), as MotionBERT and MDTF do, and
 compared with the root-relative camera-frame ground truth. Errors are averaged over the frames of each
 action, then over actions.
+
+:func:`evaluate_views_with_lifter` runs the same protocol on what a user gets: the Lifter's metric
+output from pixel input, with no ground-truth scale.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from mtf_pose.evaluation.metrics import mpjpe, mpjve, n_mpjpe, p_mpjpe
+from mtf_pose.lifter import Lifter
 from mtf_pose.model import MDTF
+from mtf_pose.result import STATURE_CHAIN_RATIO, chain_length
 from mtf_pose.training.clips import clip_indices, clip_starts
 from mtf_pose.training.h36m import H36MView
 
@@ -51,6 +56,21 @@ class EvaluationReport:
 
     def to_dict(self) -> dict:
         return {"inputs": self.inputs, "frames": self.frames, "overall": self.overall, "per_action": self.per_action}
+
+
+def pixel_input(view: H36MView, inputs: Inputs) -> NDArray[np.float32]:
+    """``(N, 17, 3)``: the view's 2D in pixels with confidence 1, as a user would give it to the Lifter."""
+    keypoints = view.keypoints_gt if inputs == "gt" else view.keypoints_detected
+    pixels = (keypoints + np.array([1.0, view.height / view.width], dtype=np.float32)) * view.width / 2
+    return np.concatenate([pixels, np.ones_like(pixels[..., :1])], axis=-1).astype(np.float32)
+
+
+def subject_heights(views: list[H36MView]) -> dict[str, float]:
+    """Each subject's height as the Lifter's scale model defines it: ground-truth chain length / ratio."""
+    chains: dict[str, list[NDArray[np.float64]]] = defaultdict(list)
+    for view in views:
+        chains[view.subject].append(chain_length(view.joints_mm / 1000))
+    return {subject: float(np.median(np.concatenate(c)) / STATURE_CHAIN_RATIO) for subject, c in chains.items()}
 
 
 def network_input(view: H36MView, inputs: Inputs) -> NDArray[np.float32]:
@@ -106,6 +126,38 @@ def evaluate_views(
             frames += view.frames
     finally:
         model.train(was_training)
+    return _report(errors, inputs, frames)
+
+
+def evaluate_views_with_lifter(
+    lifter: Lifter,
+    views: list[H36MView],
+    *,
+    inputs: Inputs = "gt",
+    flip: bool = True,
+    progress: bool = False,
+) -> EvaluationReport:
+    """The same protocol on the Lifter's own metric output: pixels in, metres out.
+
+    No ground-truth scale is used: each subject's height (from its ground-truth skeleton, see
+    :func:`subject_heights`) goes in as ``subject_height`` and the Lifter's scale model does the rest.
+    """
+    heights = subject_heights(views)
+    errors: dict[str, dict[str, list[NDArray[np.float64]]]] = defaultdict(lambda: defaultdict(list))
+    frames = 0
+    for view in tqdm(views, desc=f"evaluate Lifter ({inputs} 2D)", disable=not progress, unit="view"):
+        result = lifter.lift(
+            pixel_input(view, inputs), layout="h36m", image_size=(view.width, view.height),
+            fps=lifter.fps, flip=flip, subject_height=heights[view.subject], progress=False,
+        )
+        predicted_mm = result.joints_3d.astype(np.float64) * 1000
+        for name, metric in (("mpjpe", mpjpe), ("p_mpjpe", p_mpjpe), ("n_mpjpe", n_mpjpe), ("mpjve", mpjve)):
+            errors[view.action_name][name].append(metric(predicted_mm, view.joints_mm))
+        frames += view.frames
+    return _report(errors, f"{inputs}, Lifter metric output", frames)
+
+
+def _report(errors: dict[str, dict[str, list[NDArray[np.float64]]]], inputs: str, frames: int) -> EvaluationReport:
     per_action = {
         action: {name: float(np.concatenate(values).mean()) for name, values in metrics.items()}
         for action, metrics in errors.items()
