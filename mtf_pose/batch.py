@@ -38,7 +38,7 @@ from mtf_pose.io._layouts import guess_17_joint_layout
 from mtf_pose.io.base import Coordinates, guess_coordinates
 from mtf_pose.io.discovery import BatchInput, Failure, discover_inputs
 from mtf_pose.layouts import LAYOUTS, layouts_with
-from mtf_pose.lifter import DEFAULT_OVERLAP
+from mtf_pose.lifter import DEFAULT_OVERLAP, _resolve_device
 from mtf_pose.result import DEFAULT_SUBJECT_HEIGHT, LiftResult
 from mtf_pose.schemas import MAX_FPS, KeypointInputError, KeypointSequence, prepare, validate_sequence
 
@@ -61,21 +61,21 @@ class BatchOptions(BaseModel):
 
     output_dir: Path
     output_format: str = "npz"
-    format: str | None = Field(None, description="Reader to use instead of detecting each file's format.")
+    format: str | None = Field(default=None, description="Reader to use instead of detecting each file's format.")
     layout: str | None = None
     image_size: tuple[float, float] | None = None
     coordinates: Coordinates | None = None
-    fps: float | None = Field(None, gt=0, le=MAX_FPS)
-    person: str | None = Field(None, description="Lift only this person (track id) of multi-person files.")
-    min_frames: int = Field(1, ge=1, description="People seen in fewer frames are listed, not lifted.")
+    fps: float | None = Field(default=None, gt=0, le=MAX_FPS)
+    person: str | None = Field(default=None, description="Lift only this person (track id) of multi-person files.")
+    min_frames: int = Field(default=1, ge=1, description="People seen in fewer frames are listed, not lifted.")
     weights: str | None = None
     device: str = "auto"
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(default=8, ge=1)
     flip: bool = True
-    subject_height: float = Field(DEFAULT_SUBJECT_HEIGHT, ge=0.3, le=3.0)
+    subject_height: float = Field(default=DEFAULT_SUBJECT_HEIGHT, ge=0.3, le=3.0)
     skip_existing: bool = False
-    jobs: int = Field(2, ge=0, le=64, description="Reading and writing threads; 0 does everything in order.")
-    progress: bool | None = Field(None, description="Progress bar; None shows it on a terminal.")
+    jobs: int = Field(default=2, ge=0, le=64, description="Reading and writing threads; 0 does everything in order.")
+    progress: bool | None = Field(default=None, description="Progress bar; None shows it on a terminal.")
 
     @field_validator("output_format")
     @classmethod
@@ -250,6 +250,7 @@ class BatchRun:
         self.summary = BatchSummary()
         self._lifter = lifter
         if lifter is None:
+            _resolve_device(options.device)  # a device that cannot work fails now, not once per file
             self._weights_dir = resolve_weights(options.weights)
             config = read_config(self._weights_dir / "config.json")
             self.model_fps, self.clip_frames = config.preprocessing.fps, config.model.frames
@@ -448,8 +449,9 @@ class BatchRun:
     def _lift_together(self, group: list[_LiftItem]) -> list[LiftResult | Failure]:
         options = self.options
         arguments = {"flip": options.flip, "subject_height": options.subject_height, "batch_size": options.batch_size, "progress": False}
+        lifter = self.lifter  # a weights problem ends the run: it is no one file's fault
         try:
-            return list(self.lifter.lift_batch([item.sequence for item in group], **arguments))
+            return list(lifter.lift_batch([item.sequence for item in group], **arguments))
         except (KeypointInputError, RuntimeError, MemoryError, ValueError):
             if len(group) == 1:
                 return [self._lift_alone(group[0], arguments)]

@@ -120,7 +120,8 @@ def describe_weights(folder: Path, label: str) -> Description:
         "parameters": f"{count_parameters(model):,}",
         "clips": f"{config.model.frames} frames at {config.preprocessing.fps:g} fps",
         "files": ", ".join(
-            f"{p.name} ({_size(p)})" for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")
+            f"{p.name} ({_size(p)})" for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith(".") and p.suffix != ".py"  # the embedded default is a package
         ),
     }
     training = config.training

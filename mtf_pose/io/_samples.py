@@ -122,9 +122,24 @@ def _frames(people: People) -> int:
     return max(person.shape[0] for person in people.values())
 
 
-def _dump(path: Path, document: Any, indent: int | None) -> Path:
+def readable_json(value: Any, level: int = 0) -> str:
+    """JSON with one line per object or list that holds other objects or lists, the rest inline."""
+    def simple(item: Any) -> bool:
+        return not isinstance(item, (dict, list)) or (isinstance(item, list) and not any(isinstance(v, (dict, list)) for v in item))
+
+    if isinstance(value, dict) and all(simple(v) for v in value.values()) or simple(value):
+        return json.dumps(value)
+    inner = "  " * (level + 1)
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(k)}: {readable_json(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    items = [inner + readable_json(v, level + 1) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + "  " * level + "]"
+
+
+def _dump(path: Path, document: Any, pretty: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=indent) + "\n", encoding="utf-8")
+    path.write_text((readable_json(document) if pretty else json.dumps(document)) + "\n", encoding="utf-8")
     return path
 
 
@@ -157,7 +172,7 @@ def write_videopose3d(path: Path, videos: Mapping[str, tuple[NDArray[np.floating
     return path
 
 
-def write_alphapose(path: Path, people: People, *, tracked: bool = True, indent: int | None = None, digits: int = 2) -> Path:
+def write_alphapose(path: Path, people: People, *, tracked: bool = True, pretty: bool = False, digits: int = 2) -> Path:
     """``alphapose-results.json``: one record per person per image, images named ``"<frame>.jpg"``;
     ``idx`` is the track id with ``tracked``, else AlphaPose's untracked ``[0.0]``."""
     records = []
@@ -170,10 +185,10 @@ def write_alphapose(path: Path, people: People, *, tracked: bool = True, indent:
                     "score": round(float(np.nanmean(pose[:, 2])) * 3, 3), "box": _box(pose),
                     "idx": person_id if tracked else [0.0],
                 })
-    return _dump(path, records, indent)
+    return _dump(path, records, pretty)
 
 
-def write_coco_results(path: Path, people: People, *, indent: int | None = None, digits: int = 2) -> Path:
+def write_coco_results(path: Path, people: People, *, pretty: bool = False, digits: int = 2) -> Path:
     """COCO keypoint results: ``[{image_id, category_id, keypoints, score}]``, image ids = frame numbers."""
     records = []
     for frame in range(_frames(people)):
@@ -183,10 +198,12 @@ def write_coco_results(path: Path, people: People, *, indent: int | None = None,
                     "image_id": frame, "category_id": 1, "keypoints": _flat(person[frame], digits),
                     "score": round(float(np.nanmean(person[frame, :, 2])), 3),
                 })
-    return _dump(path, records, indent)
+    return _dump(path, records, pretty)
 
 
-def write_openpose(folder: Path, people: People, *, prefix: str = "video", tracked: bool = False, digits: int = 2) -> Path:
+def write_openpose(
+    folder: Path, people: People, *, prefix: str = "video", tracked: bool = False, pretty: bool = False, digits: int = 2
+) -> Path:
     """OpenPose ``--write_json`` output: ``<prefix>_<frame:012d>_keypoints.json`` per frame, BODY_25
     people (undetected joints as 0, 0, 0)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -201,7 +218,7 @@ def write_openpose(folder: Path, people: People, *, prefix: str = "video", track
                     "face_keypoints_2d": [], "hand_left_keypoints_2d": [], "hand_right_keypoints_2d": [],
                     "pose_keypoints_3d": [], "face_keypoints_3d": [], "hand_left_keypoints_3d": [], "hand_right_keypoints_3d": [],
                 })
-        _dump(folder / f"{prefix}_{frame:012d}_keypoints.json", {"version": 1.3, "people": entries}, None)
+        _dump(folder / f"{prefix}_{frame:012d}_keypoints.json", {"version": 1.3, "people": entries}, pretty)
     return folder
 
 
@@ -215,7 +232,7 @@ def _mmpose_instance(pose: NDArray[np.floating], digits: int) -> dict[str, Any]:
     }
 
 
-def write_mmpose(path: Path, people: People, *, style: str = "inferencer", indent: int | None = None, digits: int = 2) -> Path:
+def write_mmpose(path: Path, people: People, *, style: str = "inferencer", pretty: bool = False, digits: int = 2) -> Path:
     """MMPose predictions. ``style``: ``"inferencer"`` (``--pred-out-dir`` file: ``[{frame_id, instances}]``),
     ``"demo"`` (``{meta_info, instance_info}``, frame ids from 1) or ``"predictions"``
     (``{"predictions": [[instances of frame 0]], ...}``)."""
@@ -234,12 +251,12 @@ def write_mmpose(path: Path, people: People, *, style: str = "inferencer", inden
         document = {"predictions": [[instances] for instances in frames]}
     else:
         raise ValueError(f"unknown MMPose style {style!r}")
-    return _dump(path, document, indent)
+    return _dump(path, document, pretty)
 
 
 def write_mediapipe_json(
     path: Path, landmarks: NDArray[np.floating], *, image_size: tuple[int, int] | None = None, fps: float | None = None,
-    indent: int | None = None, digits: int = 4,
+    pretty: bool = False, digits: int = 4,
 ) -> Path:
     """Per-frame lists of 33 landmark objects ``{x, y, z, visibility}`` (unit coordinates), as
     ``[{"x": lm.x, ...} for lm in results.pose_landmarks.landmark]`` gives them; ``null`` where no person
@@ -256,7 +273,7 @@ def write_mediapipe_json(
     document: Any = frames
     if image_size is not None or fps is not None:
         document = {"image_size": list(image_size) if image_size else None, "fps": fps, "frames": frames}
-    return _dump(path, document, indent)
+    return _dump(path, document, pretty)
 
 
 def write_mediapipe_npy(path: Path, landmarks: NDArray[np.floating]) -> Path:

@@ -58,8 +58,7 @@ def handled_extensions() -> set[str]:
 def detect_format(source: KeypointSource | str | Path, probe: Probe | None = None) -> KeypointReader:
     """The reader for ``source``, by extension and content."""
     probe = probe or Probe(source)
-    if not probe.path.exists():
-        raise KeypointReadError("no such file or folder")
+    _require_existing(probe.path)
     suffix = probe.suffix
     candidates = [reader for reader in _READERS.values() if suffix in reader.extensions]
     if not candidates:
@@ -83,8 +82,8 @@ def read_keypoints(source: KeypointSource | str | Path, format: str | None = Non
     probe = Probe(source)
     try:
         reader = get_reader(format) if format else detect_format(source, probe)
-        if format and not probe.path.exists():
-            raise KeypointReadError("no such file or folder")
+        if format:
+            _require_existing(probe.path)
         return reader.read(probe)
     except KeypointReadError as error:
         raise KeypointReadError(f"{source.path}: {error}") from None
@@ -93,6 +92,13 @@ def read_keypoints(source: KeypointSource | str | Path, format: str | None = Non
     except (TypeError, KeyError, IndexError, AttributeError, ValueError) as error:
         # A structure the reader's checks did not foresee: still one line, naming the file.
         raise KeypointReadError(f"{source.path}: unexpected content ({type(error).__name__}: {error})") from None
+
+
+def _require_existing(path: Path) -> None:
+    if path.is_symlink() and not path.exists():
+        raise KeypointReadError(f"a broken symbolic link (to {path.readlink()}, which does not exist)")
+    if not path.exists():
+        raise KeypointReadError("no such file or folder")
 
 
 def _refuse_unreadable_json(probe: Probe) -> None:

@@ -37,7 +37,7 @@ def cli_env() -> dict[str, str]:
 
 def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*console_script(), *map(str, args)], env=cli_env(), capture_output=True, text=True, timeout=timeout
+        [*console_script(), *map(str, args)], env=cli_env(), capture_output=True, text=True, timeout=timeout, check=False
     )
 
 

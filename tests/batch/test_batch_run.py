@@ -12,8 +12,9 @@ import pytest
 from batch_helpers import FPS, IMAGE_SIZE, person, visible_files
 
 from mtf_pose import Lifter, LiftResult
+from mtf_pose._atomic import write_text_atomic
 from mtf_pose.batch import BatchLockedError, BatchOptions, run_batch
-from mtf_pose.io import _samples
+from mtf_pose.io import OutputFormat, _samples, writers
 from mtf_pose.io.discovery import discover_inputs
 
 
@@ -176,3 +177,14 @@ def test_outputs_do_not_depend_on_the_number_of_workers(tmp_path: Path, small_li
         keypoints = np.load(tmp_path / "in" / f"w{index}.npy")
         expected = small_lifter.lift(keypoints, layout="coco", image_size=IMAGE_SIZE, fps=FPS, flip=False)
         np.testing.assert_allclose(LiftResult.load(tmp_path / "out" / f"w{index}.npy.npz").joints_3d, expected.joints_3d, atol=1e-5)
+
+
+def test_an_output_format_is_one_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_lifter: Lifter) -> None:
+    def write_frames(result: LiftResult, path: Path) -> None:
+        write_text_atomic(path, f"{result.frames} frames\n")
+
+    monkeypatch.setitem(writers._OUTPUT_FORMATS, "frames", OutputFormat("frames", ".txt", write_frames, "frame count"))
+    _samples.write_npy(tmp_path / "walk.npy", person(25))
+    summary, _ = run([tmp_path / "walk.npy"], tmp_path / "out", small_lifter, layout="coco", output_format="frames")
+    assert summary.failures == []
+    assert (tmp_path / "out" / "walk.npy.txt").read_text() == "25 frames\n"
