@@ -319,6 +319,8 @@ class BatchRun:
             reads.popleft()
             prepared = pending.result() if isinstance(pending, Future) else pending
             group += self._take(job, prepared)
+            if self.stop.requested:
+                break
             if sum(item.clips for item in group) >= group_limit:
                 self._lift(group)
                 group = []

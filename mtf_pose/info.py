@@ -11,6 +11,7 @@ import numpy as np
 from mtf_pose.io import KeypointFile, PersonTrack, get_reader, read_keypoints
 from mtf_pose.io._layouts import guess_17_joint_layout
 from mtf_pose.io.base import guess_coordinates
+from mtf_pose.io.registry import handled_extensions
 from mtf_pose.layouts import layouts_with
 from mtf_pose.weights import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
 
@@ -53,8 +54,10 @@ def describe(path: str | Path | None, format: str | None = None) -> Description:
         return describe_weights(resolve_weights(location), str(location))
     if location.is_file() and _is_lift_result(location):
         return describe_result(location)
-    if not location.exists() and format is None and "/" in str(path) and not str(path).startswith((".", "/", "~")):
-        return describe_weights(resolve_weights(str(path)), str(path))  # a Hub repo id
+    text = str(path)
+    looks_like_repo_id = "/" in text and not text.startswith((".", "/", "~")) and location.suffix.lower() not in handled_extensions()
+    if not location.exists() and format is None and looks_like_repo_id:
+        return describe_weights(resolve_weights(text), text)
     return describe_keypoints(read_keypoints(location, format))
 
 

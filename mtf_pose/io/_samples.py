@@ -25,12 +25,12 @@ _COCO = get_layout("coco").joint_names
 def walking_person(
     frames: int, *, fps: float = 30.0, image_size: tuple[int, int] = (1920, 1080), shift: float = 0.0, seed: int = 0
 ) -> NDArray[np.float64]:
-    """``(frames, 17, 3)`` COCO keypoints (pixels, confidence) of a person walking across the image,
-    seen from the side by a pinhole camera; ``shift`` moves them sideways (metres)."""
+    """``(frames, 17, 3)`` COCO keypoints (pixels, confidence) of a person walking to and fro across the
+    image, seen from the side by a pinhole camera; ``shift`` moves them sideways (metres)."""
     rng = np.random.default_rng(seed)
     t = np.arange(frames) / fps
     phase = 2 * np.pi * 0.9 * t + seed
-    hip_x = 0.25 * t - 0.6 + shift
+    hip_x = 0.9 * np.sin(2 * np.pi * t / 25) + shift  # back and forth, staying in view however long
     points: dict[str, NDArray[np.float64]] = {}
     for side, sign in (("left", 1.0), ("right", -1.0)):
         swing = sign * np.sin(phase)
