@@ -38,7 +38,7 @@ from mtf_pose.io._layouts import guess_17_joint_layout
 from mtf_pose.io.base import Coordinates, guess_coordinates
 from mtf_pose.io.discovery import BatchInput, Failure, discover_inputs
 from mtf_pose.layouts import LAYOUTS, layouts_with
-from mtf_pose.lifter import DEFAULT_OVERLAP, _resolve_device
+from mtf_pose.lifter import DEFAULT_OVERLAP, Lifter, _resolve_device
 from mtf_pose.result import DEFAULT_SUBJECT_HEIGHT, LiftResult
 from mtf_pose.schemas import MAX_FPS, KeypointInputError, KeypointSequence, prepare, validate_sequence
 
@@ -238,10 +238,10 @@ class _Stop:
                 signal.signal(number, handler)
 
 
-class BatchRun:
+class _BatchRun:
     """One run of :func:`run_batch` (kept as an object so its parts stay small)."""
 
-    def __init__(self, options: BatchOptions, lifter: Any = None, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, options: BatchOptions, lifter: Lifter | None = None, log: Callable[[str], None] | None = None) -> None:
         from mtf_pose.hub import resolve_weights
         from mtf_pose.weights import read_config
 
@@ -449,32 +449,35 @@ class BatchRun:
         self._update_speed()
 
     def _lift_together(self, group: list[_LiftItem]) -> list[LiftResult | Failure]:
-        options = self.options
-        arguments = {"flip": options.flip, "subject_height": options.subject_height, "batch_size": options.batch_size, "progress": False}
-        lifter = self.lifter  # a weights problem ends the run: it is no one file's fault
+        lifter = self.lifter  # loaded outside the try: a weights problem ends the run, it is no one file's fault
         try:
-            return list(lifter.lift_batch([item.sequence for item in group], **arguments))
+            return list(self._lift_sequences(lifter, [item.sequence for item in group]))
         except (KeypointInputError, RuntimeError, MemoryError, ValueError):
             if len(group) == 1:
-                return [self._lift_alone(group[0], arguments)]
+                return [self._lift_alone(lifter, group[0])]
             # One sequence spoiled the batch: lift each alone to find it and keep the others.
-            return [self._lift_alone(item, arguments) for item in group]
+            return [self._lift_alone(lifter, item) for item in group]
 
-    def _lift_alone(self, item: _LiftItem, arguments: dict[str, Any]) -> LiftResult | Failure:
+    def _lift_alone(self, lifter: Lifter, item: _LiftItem) -> LiftResult | Failure:
         try:
-            return self.lifter.lift_batch([item.sequence], **arguments)[0]  # type: ignore[no-any-return]
+            return self._lift_sequences(lifter, [item.sequence])[0]
         except KeypointInputError as error:
             reason = str(error).removeprefix("sequence 0: ").removeprefix("invalid keypoint input: ")
             return Failure(str(item.job.input.source), reason, item.person)
         except (RuntimeError, MemoryError, ValueError) as error:
             return Failure(str(item.job.input.source), f"lifting failed ({type(error).__name__}: {error})", item.person)
 
+    def _lift_sequences(self, lifter: Lifter, sequences: list[KeypointSequence]) -> list[LiftResult]:
+        options = self.options
+        return lifter.lift_batch(
+            sequences, flip=options.flip, subject_height=options.subject_height, batch_size=options.batch_size,
+            progress=False,
+        )
+
     @property
-    def lifter(self) -> Any:
+    def lifter(self) -> Lifter:
         # Loaded on first use: a rerun that finds everything done never loads the network.
         if self._lifter is None:
-            from mtf_pose.lifter import Lifter
-
             self._lifter = Lifter.from_pretrained(self._weights_dir, device=self.options.device)
             self._lifter.source = self.options.weights or "embedded default"
         return self._lifter
@@ -554,14 +557,15 @@ class BatchRun:
 
 
 def run_batch(
-    inputs: Sequence[str | Path], options: BatchOptions, *, lifter: Any = None, log: Callable[[str], None] | None = None
+    inputs: Sequence[str | Path], options: BatchOptions, *, lifter: Lifter | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> BatchSummary:
     """Lift every keypoint file named by ``inputs`` (files, folders, globs) into ``options.output_dir``.
 
     ``lifter``: an already loaded :class:`~mtf_pose.lifter.Lifter` (default: load ``options.weights`` on
     first use). ``log``: where per-file failures are reported as they happen (default: stderr).
     """
-    return BatchRun(options, lifter, log).run(inputs)
+    return _BatchRun(options, lifter, log).run(inputs)
 
 
 # -- the output folder ------------------------------------------------------------------------------------------

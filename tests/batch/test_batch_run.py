@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from batch_helpers import FPS, IMAGE_SIZE, person, visible_files
 
 from mtf_pose import Lifter, LiftResult
@@ -188,3 +189,32 @@ def test_an_output_format_is_one_registration(tmp_path: Path, monkeypatch: pytes
     summary, _ = run([tmp_path / "walk.npy"], tmp_path / "out", small_lifter, layout="coco", output_format="frames")
     assert summary.failures == []
     assert (tmp_path / "out" / "walk.npy.txt").read_text() == "25 frames\n"
+
+
+class _FailsOnLongSequences:
+    """A lifter whose network runs out of memory on any sequence longer than 30 frames."""
+
+    def __init__(self, lifter: Lifter) -> None:
+        self.lifter, self.fps, self.frames = lifter, lifter.fps, lifter.frames
+
+    def lift_batch(self, sequences: list, **arguments: object) -> list[LiftResult]:
+        if any(sequence.keypoints.shape[0] > 30 for sequence in sequences):
+            raise RuntimeError("out of memory")
+        return self.lifter.lift_batch(sequences, **arguments)  # type: ignore[arg-type]
+
+
+def test_a_sequence_that_breaks_the_network_fails_alone(tmp_path: Path, small_lifter: Lifter) -> None:
+    for index, frames in enumerate((20, 45, 25)):
+        _samples.write_npy(tmp_path / "in" / f"w{index}.npy", person(frames, seed=index))
+    summary, _ = run([tmp_path / "in"], tmp_path / "out", _FailsOnLongSequences(small_lifter), layout="coco")  # type: ignore[arg-type]
+    assert [(f.input, f.reason) for f in summary.failures] == [
+        (str(tmp_path / "in" / "w1.npy"), "lifting failed (RuntimeError: out of memory)")]
+    assert visible_files(tmp_path / "out") == {"w0.npy.npz", "w2.npy.npz"}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_unusable_device_stops_the_run_before_any_file(tmp_path: Path) -> None:
+    _samples.write_npy(tmp_path / "in" / "walk.npy", person(20))
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        run_batch([tmp_path / "in"], options(tmp_path / "out", device="cuda", layout="coco"))
+    assert not (tmp_path / "out").exists()

@@ -176,10 +176,12 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
 
 
 # -- interruptions ----------------------------------------------------------------------------------------------
-def many_short_files(folder: Path, count: int = 8) -> list[str]:
+def many_short_files(folder: Path, count: int = 16) -> list[str]:
+    """Enough one-clip files that, lifted two at a time (--batch-size 1), the batch is still running when
+    the first outputs appear, even on an idle machine."""
     for index in range(count):
-        _samples.write_npy(folder / f"walk{index}.npy", person(40, seed=index))
-    return [f"walk{index}.npy.npz" for index in range(count)]
+        _samples.write_npy(folder / f"walk{index:02d}.npy", person(40, seed=index))
+    return [f"walk{index:02d}.npy.npz" for index in range(count)]
 
 
 def start_lift(folder: Path, out: Path, weights: Path, *extra: str) -> subprocess.Popen[str]:
@@ -212,7 +214,7 @@ def test_sigkill_mid_batch_then_resume(tmp_path: Path, small_weights: Path) -> N
     names = many_short_files(tmp_path / "in")
     out = tmp_path / "out"
     process = start_lift(tmp_path / "in", out, small_weights)
-    wait_for_outputs(out, 2, process)
+    wait_for_outputs(out, 1, process)
     process.kill()
     process.communicate()
     assert process.returncode == -signal.SIGKILL
@@ -220,7 +222,7 @@ def test_sigkill_mid_batch_then_resume(tmp_path: Path, small_weights: Path) -> N
     assert len(survivors) < len(names)
     # A write cut short by the kill leaves only a hidden temporary file; plant one in case this kill
     # happened between writes.
-    (out / f".walk7.npy.npz.0123456789ab{PARTIAL_SUFFIX}").write_bytes(b"\x00" * 100)
+    (out / f".walk15.npy.npz.0123456789ab{PARTIAL_SUFFIX}").write_bytes(b"\x00" * 100)
     stamps = {name: ((out / name).stat().st_ino, (out / name).stat().st_mtime_ns) for name in survivors}
 
     resumed = run_cli("lift", tmp_path / "in", "-o", out, "--weights", small_weights, "--fps", "30", "--image-size",
@@ -243,7 +245,7 @@ def test_sigint_stops_after_the_current_batch_with_a_summary(tmp_path: Path, sma
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stdout + stderr
     assert "SIGINT: stopping after the sequences being lifted" in stderr
-    assert stdout.startswith("interrupted: 8 inputs:") and "rerun with --skip-existing to finish" in stdout
+    assert stdout.startswith(f"interrupted: {len(names)} inputs:") and "rerun with --skip-existing to finish" in stdout
     assert "Traceback" not in stderr
     done = assert_every_output_complete(out, names)
     assert 1 <= len(done) < len(names)
