@@ -26,6 +26,9 @@ from numpy.typing import NDArray
 
 Coordinates = Literal["pixels", "unit", "normalized"]
 
+# Detectors extrapolate joints a little outside the image, so unit coordinates may stray past [0, 1].
+UNIT_MARGIN = 0.25
+
 
 class KeypointReadError(ValueError):
     """An input that cannot be read as keypoints; the message names the file and what is wrong."""
@@ -244,7 +247,3 @@ def guess_coordinates(keypoints: NDArray[np.floating]) -> Coordinates:
     if finite.size and finite.min() >= -UNIT_MARGIN and finite.max() <= 1 + UNIT_MARGIN:
         return "unit"
     return "pixels"
-
-
-# Detectors extrapolate joints a little outside the image, so unit coordinates may stray past [0, 1].
-UNIT_MARGIN = 0.25
