@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
 
 
 class CliError(Exception):
@@ -89,7 +90,113 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                   f"flip {'off' if args.no_flip else 'on'}, weights: {lifter.source}):")
             print(report.table())
     if args.json:
-        Path(args.json).write_text(json.dumps(reports, indent=2) + "\n", encoding="utf-8")
+        from mtf_pose._atomic import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(reports, indent=2) + "\n")
+    return EXIT_OK
+
+
+def _image_size(text: str) -> tuple[float, float]:
+    width, sep, height = text.lower().replace(",", "x").partition("x")
+    try:
+        size = (float(width), float(height))
+    except ValueError:
+        size = (0.0, 0.0)
+    if not sep or min(size) <= 0:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels, e.g. 1920x1080; got {text!r}")
+    return size
+
+
+def _add_lift_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from mtf_pose.io import list_formats, list_output_formats
+    from mtf_pose.layouts import LAYOUTS
+
+    lift = commands.add_parser(
+        "lift",
+        help="lift keypoint files (files, folders, globs) to 3D",
+        description="Lift every keypoint file found in INPUT (files, folders searched recursively, glob patterns) "
+        "to 3D. Facts a file records (layout, image size, frame rate) are taken from it; the options fill in "
+        "what it does not record.",
+    )
+    lift.add_argument("inputs", nargs="+", metavar="INPUT", help="keypoint file, folder or glob pattern")
+    lift.add_argument("-o", "--output-dir", required=True, type=Path, help="folder for the results")
+    lift.add_argument("--format", choices=list_formats(), help="read every input as this format (default: detect)")
+    lift.add_argument("--layout", choices=sorted(LAYOUTS), help="joint layout of files that do not record it")
+    lift.add_argument("--image-size", type=_image_size, metavar="WxH", help="image size of files that do not record it")
+    lift.add_argument("--coordinates", choices=["pixels", "unit", "normalized"],
+                      help="coordinate system of files that do not record it (default: guessed from the values)")
+    lift.add_argument("--fps", type=float, help="frame rate of files that do not record it")
+    lift.add_argument("--person", metavar="ID", help="lift only this person (track id, e.g. 3) of multi-person files")
+    lift.add_argument("--min-frames", type=int, default=1, metavar="N",
+                      help="list, but do not lift, people seen in fewer than N frames (default: 1)")
+    lift.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: embedded)")
+    lift.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    lift.add_argument("--batch-size", type=int, default=8, help="clips per network batch (default: 8)")
+    lift.add_argument("--threads", type=int, default=None, help="CPU threads for the network (default: PyTorch's)")
+    lift.add_argument("--no-flip", action="store_true", help="no flip averaging (twice as fast, a little less accurate)")
+    lift.add_argument("--subject-height", type=float, default=1.70, help="height in metres that sets the scale")
+    lift.add_argument("--output-format", choices=list_output_formats(), default="npz", help="default: npz")
+    lift.add_argument("--skip-existing", action="store_true", help="skip outputs that exist (resume a run)")
+    lift.add_argument("--jobs", type=int, default=2, help="threads reading and writing files (default: 2; 0: none)")
+    lift.add_argument("--report", type=Path, default=None, help="also write the summary as JSON here")
+    lift.add_argument("--no-progress", action="store_true", help="no progress bar")
+    lift.set_defaults(run=_cmd_lift)
+
+
+def _cmd_lift(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from mtf_pose._atomic import write_text_atomic
+    from mtf_pose.batch import BatchLockedError, BatchOptions, run_batch
+    from mtf_pose.schemas import format_validation_error
+
+    try:
+        options = BatchOptions(
+            output_dir=args.output_dir, output_format=args.output_format, format=args.format, layout=args.layout,
+            image_size=args.image_size, coordinates=args.coordinates, fps=args.fps, person=args.person,
+            min_frames=args.min_frames, weights=args.weights, device=args.device, batch_size=args.batch_size,
+            flip=not args.no_flip, subject_height=args.subject_height, skip_existing=args.skip_existing,
+            jobs=args.jobs, progress=False if args.no_progress else None,
+        )
+    except ValidationError as error:
+        raise CliError(format_validation_error(error).removeprefix("invalid keypoint input: ")) from None
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        summary = run_batch(args.inputs, options)
+    except BatchLockedError as error:
+        raise CliError(str(error)) from None
+    print("\n".join(summary.lines()), flush=True)
+    if args.report:
+        write_text_atomic(args.report, json.dumps(summary.to_dict(), indent=2) + "\n")
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURE if summary.failures else EXIT_OK
+
+
+def _add_info_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from mtf_pose.io import list_formats
+
+    info = commands.add_parser(
+        "info",
+        help="what a keypoint file, weights folder or lift result holds",
+        description="Show what PATH holds: a keypoint file or OpenPose folder (format, people, frames, joints, "
+        "layout, image size), a weights folder (preset, parameters, training data, model card) or a lift "
+        "result. Without PATH: the embedded default weights.",
+    )
+    info.add_argument("path", nargs="?", default=None, metavar="PATH", help="file, folder or Hub repo id")
+    info.add_argument("--format", choices=list_formats(), help="read a keypoint file as this format")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.set_defaults(run=_cmd_info)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from mtf_pose.info import describe
+
+    description = describe(args.path, args.format)
+    print(json.dumps(description.to_dict(), indent=2) if args.json else "\n".join(description.lines()))
     return EXIT_OK
 
 
@@ -124,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
     evaluate.set_defaults(run=_cmd_evaluate)
 
+    _add_lift_parser(commands)
+    _add_info_parser(commands)
+
     from mtf_pose.export.cli import add_export_bvh_parser
 
     add_export_bvh_parser(commands)
@@ -141,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"mtf-pose {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -100,6 +100,6 @@ def download_weights(
         raise WeightsError(f"{where}: {CONFIG_NAME} and {WEIGHTS_NAME} resolved to different snapshots")
     try:
         fetch(CARD_NAME)
-    except Exception:  # the model card is optional
+    except (EntryNotFoundError, HfHubHTTPError):  # the model card is optional
         pass
     return config.parent
