@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mtf_pose._atomic import write_text_atomic
+
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
 
@@ -90,8 +92,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                   f"flip {'off' if args.no_flip else 'on'}, weights: {lifter.source}):")
             print(report.table())
     if args.json:
-        from mtf_pose._atomic import write_text_atomic
-
         write_text_atomic(args.json, json.dumps(reports, indent=2) + "\n")
     return EXIT_OK
 
@@ -146,7 +146,6 @@ def _add_lift_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
 def _cmd_lift(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from mtf_pose._atomic import write_text_atomic
     from mtf_pose.batch import BatchLockedError, BatchOptions, run_batch
     from mtf_pose.schemas import format_validation_error
 
