@@ -32,13 +32,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm.auto import tqdm
 
 from mtf_pose._atomic import PARTIAL_SUFFIX, write_text_atomic
-from mtf_pose._windows import plan_clips
 from mtf_pose.io import KeypointReadError, PersonTrack, get_output_format, get_reader, read_keypoints
 from mtf_pose.io._layouts import guess_17_joint_layout
 from mtf_pose.io.base import Coordinates, guess_coordinates
 from mtf_pose.io.discovery import BatchInput, Failure, discover_inputs
 from mtf_pose.layouts import LAYOUTS, layouts_with
-from mtf_pose.lifter import DEFAULT_OVERLAP, Lifter, _resolve_device
+from mtf_pose.lifter import Lifter, clip_plan, resolve_device
 from mtf_pose.result import DEFAULT_SUBJECT_HEIGHT, LiftResult
 from mtf_pose.schemas import MAX_FPS, KeypointInputError, KeypointSequence, prepare, validate_sequence
 
@@ -250,7 +249,7 @@ class _BatchRun:
         self.summary = BatchSummary()
         self._lifter = lifter
         if lifter is None:
-            _resolve_device(options.device)  # a device that cannot work fails now, not once per file
+            resolve_device(options.device)  # a device that cannot work fails now, not once per file
             self._weights_dir = resolve_weights(options.weights)
             config = read_config(self._weights_dir / "config.json")
             self.model_fps, self.clip_frames = config.preprocessing.fps, config.model.frames
@@ -384,7 +383,7 @@ class _BatchRun:
         try:
             sequence = self._sequence(track)
             model_frames = prepare(sequence, self.model_fps).keypoints.shape[0]
-            clips = plan_clips(model_frames, self.clip_frames, DEFAULT_OVERLAP).clips
+            clips = clip_plan(model_frames, self.clip_frames).clips
         except (KeypointInputError, KeypointReadError) as error:
             prepared.failures.append(Failure(label, str(error).removeprefix("invalid keypoint input: "), track.label))
             return

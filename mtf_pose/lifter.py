@@ -34,7 +34,13 @@ CLIP_OVERLAP_FRACTION = 1 / 3
 PROGRESS_MIN_CLIPS = 16
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
+def clip_plan(model_frames: int, clip_frames: int, short: ShortSequence = "pad") -> ClipPlan:
+    """How a sequence of ``model_frames`` frames (at the model's rate) is cut into clips of ``clip_frames``."""
+    return plan_clips(model_frames, clip_frames, int(clip_frames * CLIP_OVERLAP_FRACTION), short)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` (CUDA when available, else CPU) or a torch device name; an unusable device is an error."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -50,7 +56,7 @@ class Lifter:
     """An MDTF network with the preprocessing its weights were trained with."""
 
     def __init__(self, model: MDTF, config: WeightsConfig, *, source: str = "", device: str | torch.device = "auto") -> None:
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         # Inference only: no autograd bookkeeping (call lifter.model.requires_grad_(True) to fine-tune).
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.config = config
@@ -188,8 +194,7 @@ class Lifter:
             except KeypointInputError as error:
                 raise KeypointInputError(f"sequence {index}: {error}") from None
         prepared = [prepare(sequence, self.fps) for sequence in validated]
-        overlap = int(self.frames * CLIP_OVERLAP_FRACTION)
-        plans = [plan_clips(p.keypoints.shape[0], self.frames, overlap, short) for p in prepared]
+        plans = [clip_plan(p.keypoints.shape[0], self.frames, short) for p in prepared]
         normalized = self._run(prepared, plans, flip=flip, batch_size=batch_size, progress=progress)
         return [
             self._result(sequence, item, prediction, flip=flip, subject_height=subject_height)
