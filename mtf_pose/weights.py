@@ -145,29 +145,28 @@ def load_weights(directory: str | Path) -> tuple[MDTF, WeightsConfig]:
 
 
 def model_card(config: WeightsConfig) -> str:
-    """A model card (README.md with YAML front matter) describing ``config``'s weights."""
+    """A model card (README.md with YAML front matter) describing ``config``'s weights.
+
+    Renders what ``config.training`` records: ``summary``, ``data``, ``recipe_summary``,
+    ``epochs_completed``, ``source``; ``validation`` (metrics, flat or per evaluation); ``learning_curve``
+    (one dict per epoch); ``reproduce`` (commands); ``license``.
+    """
     training = config.training
-    validation = training.get("validation", {})
-    lines = [
-        "---",
-        f"license: {training.get('license_id', 'other')}",
-        "library_name: mtf_pose",
-        "tags:",
-        "- 3d-human-pose-estimation",
-        "- pose-lifting",
-        "- mamba",
-        "- mdtf",
-    ]
+    lines = ["---", f"license: {training.get('license_id', 'other')}", "library_name: mtf_pose", "tags:"]
+    lines += [f"- {tag}" for tag in ("3d-human-pose-estimation", "pose-lifting", "mamba", "mdtf")]
     if "dataset" in training:
         lines += ["datasets:", f"- {training['dataset']}"]
-    lines += ["---", "", f"# MDTF `{config.model.name}` weights for mtf_pose", ""]
     lines += [
+        "---",
+        "",
+        f"# MDTF `{config.model.name}` weights for mtf_pose",
+        "",
         "Mamba-Driven Topology Fusion (Zheng et al., arXiv 2505.20611): lifts 2D keypoint sequences "
         "(H36M-17 joints, screen-normalised) to root-relative 3D. Load with:",
         "",
         "```python",
         "from mtf_pose import Lifter",
-        "lifter = Lifter.from_pretrained(\"<this folder or repo id>\")",
+        'lifter = Lifter.from_pretrained("<this folder or repo id>")',
         "```",
         "",
         "## Network",
@@ -179,15 +178,35 @@ def model_card(config: WeightsConfig) -> str:
         "## Training",
         "",
     ]
-    if training:
-        for key in ("summary", "data", "recipe_summary", "epochs_completed", "source"):
-            if key in training:
-                lines.append(f"- {key.replace('_', ' ')}: {training[key]}")
-    else:
+    described = [key for key in ("summary", "data", "recipe_summary", "epochs_completed", "source") if key in training]
+    lines += [f"- {key.replace('_', ' ')}: {training[key]}" for key in described]
+    if not described:
         lines.append("No training information was recorded with these weights.")
-    if validation:
-        lines += ["", "## Validation", ""]
-        lines += [f"- {name}: {value:.1f}" if isinstance(value, float) else f"- {name}: {value}" for name, value in validation.items()]
+    if training.get("validation"):
+        lines += ["", "## Validation", "", *_validation_lines(training["validation"])]
+    if training.get("learning_curve"):
+        lines += ["", "## Learning curve", "", *_table(training["learning_curve"])]
+    if training.get("reproduce"):
+        lines += ["", "## Reproduce", "", "```bash", *training["reproduce"], "```"]
     if "license" in training:
         lines += ["", "## Licence", "", str(training["license"])]
     return "\n".join(lines) + "\n"
+
+
+def _validation_lines(validation: dict[str, Any]) -> list[str]:
+    if all(isinstance(value, dict) for value in validation.values()):  # one row per evaluation
+        return _table([{"evaluation": name, **metrics} for name, metrics in validation.items()])
+    return [f"- {name}: {_cell(value)}" for name, value in validation.items()]
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(column, "")) for column in columns) + " |" for row in rows]
+    return lines
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:.1f}"
+    return str(value)
