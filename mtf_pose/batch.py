@@ -36,7 +36,7 @@ from mtf_pose.io import KeypointReadError, PersonTrack, get_output_format, get_r
 from mtf_pose.io._layouts import guess_17_joint_layout
 from mtf_pose.io.base import Coordinates, guess_coordinates
 from mtf_pose.io.discovery import BatchInput, Failure, discover_inputs
-from mtf_pose.layouts import LAYOUTS, layouts_with
+from mtf_pose.layouts import get_layout, layouts_with
 from mtf_pose.lifter import Lifter, clip_plan, resolve_device
 from mtf_pose.result import DEFAULT_SUBJECT_HEIGHT, LiftResult
 from mtf_pose.schemas import MAX_FPS, KeypointInputError, KeypointSequence, prepare, validate_sequence
@@ -92,8 +92,8 @@ class BatchOptions(BaseModel):
     @field_validator("layout")
     @classmethod
     def _known_layout(cls, value: str | None) -> str | None:
-        if value is not None and value not in LAYOUTS:
-            raise ValueError(f"unknown layout {value!r}; choose one of {sorted(LAYOUTS)}")
+        if value is not None:
+            get_layout(value)
         return value
 
 

@@ -92,8 +92,8 @@ class KeypointSequence(BaseModel):
     @field_validator("layout")
     @classmethod
     def _known_layout(cls, value: str | None) -> str | None:
-        if value is not None and value not in LAYOUTS:
-            raise ValueError(f"unknown layout {value!r}; choose one of {sorted(LAYOUTS)}")
+        if value is not None:
+            get_layout(value)
         return value
 
     @field_validator("image_size")

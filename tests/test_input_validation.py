@@ -69,7 +69,7 @@ CASES = [
     Case("every confidence 0", lift_fields(with_values(coco(), (..., 2), 0.0), **COCO_OK), "no joint is detected"),
     Case("layout with another joint count", lift_fields(coco(), layout="openpose_body25", image_size=(640, 480)),
          "has 25 joints but keypoints have 17"),
-    Case("unknown layout", lift_fields(coco(), layout="coco18", image_size=(640, 480)), "unknown layout 'coco18'"),
+    Case("unknown layout", lift_fields(coco(), layout="coco18", image_size=(640, 480)), "unknown joint layout 'coco18'"),
     Case("17 joints, no layout", lift_fields(coco(), image_size=(640, 480)), "cannot tell the joint layout from 17"),
     Case("unsupported joint count", lift_fields(np.zeros((5, 20, 2)), image_size=(640, 480)), "from 20 joints"),
     Case("pixels without image size", lift_fields(coco(), layout="coco"), "image_size: required"),
