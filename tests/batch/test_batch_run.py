@@ -191,6 +191,19 @@ def test_an_output_format_is_one_registration(tmp_path: Path, monkeypatch: pytes
     assert (tmp_path / "out" / "walk.npy.txt").read_text() == "25 frames\n"
 
 
+def test_bvh_output_is_the_export_of_the_lifted_result(tmp_path: Path, small_lifter: Lifter) -> None:
+    from mtf_pose.export import write_bvh
+
+    _samples.write_npy(tmp_path / "walk.npy", person(30))
+    for output_format in ("npz", "bvh"):
+        summary, _ = run([tmp_path / "walk.npy"], tmp_path / output_format, small_lifter, layout="coco",
+                         output_format=output_format)
+        assert summary.failures == []
+    expected = tmp_path / "expected.bvh"
+    write_bvh(LiftResult.load(tmp_path / "npz" / "walk.npy.npz"), expected)
+    assert (tmp_path / "bvh" / "walk.npy.bvh").read_bytes() == expected.read_bytes()
+
+
 class _FailsOnLongSequences:
     """A lifter whose network runs out of memory on any sequence longer than 30 frames."""
 
