@@ -171,41 +171,305 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
-# -- one input's way through the batch ----------------------------------------------------------------------
+# -- one input, read and checked (shared by both engines) ---------------------------------------------------
+@dataclass(frozen=True)
+class ModelTiming:
+    """What checking an input needs to know of the weights, without loading the network."""
+
+    fps: float
+    """Frame rate inputs are resampled to."""
+    clip_frames: int
+    """Clip length the network works on."""
+
+    @classmethod
+    def of_weights(cls, weights_dir: Path) -> ModelTiming:
+        from mtf_pose.weights import read_config
+
+        config = read_config(weights_dir / "config.json")
+        return cls(config.preprocessing.fps, config.model.frames)
+
+
 @dataclass
-class _LiftItem:
+class PreparedTrack:
     """One person's sequence, checked and ready for the model."""
 
-    job: _Job
     person: str
+    """The track's label, for messages (``"person 3"``; empty for single-sequence files)."""
     output: Path
     sequence: KeypointSequence
     clips: int
     source: dict[str, Any]
+    """Recorded as the result's ``metadata["source"]``."""
 
 
 @dataclass
-class _Prepared:
-    items: list[_LiftItem] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)  # every output name of the input (for the record)
-    existing: int = 0
-    short: list[str] = field(default_factory=list)
+class PreparedInput:
+    """One input read and checked: the people to lift, and what became of the others."""
+
+    tracks: list[PreparedTrack] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    """Every output name of the input, lifted now or not (for the record of finished inputs)."""
+    existing: list[str] = field(default_factory=list)
+    """Outputs that exist (``skip_existing``): their people are not lifted again."""
+    short: list[Failure] = field(default_factory=list)
+    """People seen in too few frames (``min_frames``), with the reason ``"seen in N frames"``."""
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def settled_now(self) -> int:
+        """Outcomes known once the input is read: failures, outputs that exist and people too short."""
+        return len(self.failures) + len(self.existing) + len(self.short)
 
+
+def prepare_input(batch_input: BatchInput, options: BatchOptions, timing: ModelTiming) -> PreparedInput:
+    """Read one input and check every person in it the way ``mtf-pose lift`` does: the person selection,
+    output names, ``skip_existing`` and ``min_frames``, the facts from the file or the options, and the
+    model's preprocessing. Problems become :attr:`PreparedInput.failures`; nothing is raised."""
+    started = time.perf_counter()
+    prepared = PreparedInput()
+    label = str(batch_input.source)
+    try:
+        keypoints = read_keypoints(batch_input.source, options.format)
+    except KeypointReadError as error:
+        prepared.failures.append(Failure(label, str(error).removeprefix(f"{batch_input.source.path}: ")))
+    except Exception as error:  # noqa: BLE001 - one input's surprise must not end a night's batch
+        prepared.failures.append(Failure(label, f"unexpected error ({type(error).__name__}: {error})"))
+    else:
+        tracks = _selected(keypoints.tracks, options.person, label, prepared)
+        suffix = get_output_format(options.output_format).suffix
+        names = [output_name(batch_input.name, track.key, suffix) for track in tracks]
+        if len({name.lower() for name in names}) != len(names):
+            prepared.failures.append(Failure(label, "two of its tracks map to the same output name"))
+        else:
+            prepared.outputs = names
+            for track, name in zip(tracks, names):
+                _prepare_track(label, track, name, keypoints.format, options, timing, prepared)
+    prepared.seconds = time.perf_counter() - started
+    return prepared
+
+
+def output_name(input_name: str, track_key: str | None, suffix: str) -> str:
+    """``walk.npy`` -> ``walk.npy.npz``; a multi-person file's person 3 -> ``ap.json.person3.npz``."""
+    return input_name + (f".{_UNSAFE_NAME.sub('_', track_key)}" if track_key else "") + suffix
+
+
+def _selected(tracks: list[PersonTrack], wanted: str | None, label: str, prepared: PreparedInput) -> list[PersonTrack]:
+    if wanted is None or all(track.key is None for track in tracks):
+        return tracks
+    chosen = [t for t in tracks if t.key in (wanted, f"person{wanted}")]
+    if not chosen:
+        available = ", ".join(str(t.key) for t in tracks)
+        prepared.failures.append(Failure(label, f"no person {wanted!r} (this file has: {available})"))
+    return chosen
+
+
+def _prepare_track(
+    label: str, track: PersonTrack, name: str, format_name: str, options: BatchOptions, timing: ModelTiming,
+    prepared: PreparedInput,
+) -> None:
+    output = options.output_dir / name
+    if options.skip_existing and output.exists():
+        prepared.existing.append(name)
+        return
+    seen = track.frames - track.missing_frames
+    if seen < options.min_frames:
+        prepared.short.append(Failure(label, f"seen in {seen} frames", track.label))
+        return
+    try:
+        sequence = track_sequence(track, options)
+        model_frames = prepare(sequence, timing.fps).keypoints.shape[0]
+        clips = clip_plan(model_frames, timing.clip_frames).clips
+    except (KeypointInputError, KeypointReadError) as error:
+        prepared.failures.append(Failure(label, str(error).removeprefix("invalid keypoint input: "), track.label))
+        return
+    source = {
+        "input": label, "format": format_name, "person": track.key,
+        "first_frame": track.first_frame, "missing_frames": track.missing_frames,
+    }
+    prepared.tracks.append(PreparedTrack(track.label, output, sequence, clips, source))
+
+
+def track_sequence(track: PersonTrack, options: BatchOptions) -> KeypointSequence:
+    """The track with its facts from the file, else from the options; a missing one is an error that
+    names the option to pass."""
+    layout = track.layout or options.layout
+    if layout is None:
+        candidates = layouts_with(track.num_joints)
+        if len(candidates) != 1:
+            guess = guess_17_joint_layout(track.keypoints) if track.num_joints == 17 else None
+            hint = f"; the joint positions look like {guess}" if guess else ""
+            raise KeypointReadError(
+                f"the file does not say its joint layout and {track.num_joints} joints fit "
+                f"{candidates or 'no supported layout'}{hint}: pass --layout"
+                + (f" {guess}" if guess else "")
+            )
+        layout = candidates[0]
+    coordinates = track.coordinates or options.coordinates or guess_coordinates(track.keypoints)
+    image_size = track.image_size or options.image_size
+    if image_size is None and coordinates != "normalized":
+        raise KeypointReadError("the file does not record the image size: pass --image-size WIDTHxHEIGHT")
+    fps = track.fps or options.fps
+    if fps is None:
+        raise KeypointReadError("the file does not record its frame rate: pass --fps")
+    return validate_sequence(track.keypoints, layout=layout, image_size=image_size, coordinates=coordinates, fps=fps)
+
+
+# -- lifting (shared by both engines) ---------------------------------------------------------------------------
+def lift_isolating_failures(
+    lifter: Lifter, sequences: list[KeypointSequence], *, flip: bool, subject_height: float, batch_size: int,
+) -> list[LiftResult | str]:
+    """Lift ``sequences`` together, sharing network batches. When one of them spoils the batch, each is
+    lifted alone, so that only the culprit fails: its entry is then the reason, a string."""
+    def lift(group: list[KeypointSequence]) -> list[LiftResult]:
+        return lifter.lift_batch(group, flip=flip, subject_height=subject_height, batch_size=batch_size, progress=False)
+
+    if not sequences:  # a Ray batch whose rows are all skipped or failed
+        return []
+    try:
+        return list(lift(sequences))
+    except (KeypointInputError, RuntimeError, MemoryError, ValueError):
+        pass
+    outcomes: list[LiftResult | str] = []
+    for sequence in sequences:
+        try:
+            outcomes.append(lift([sequence])[0])
+        except KeypointInputError as error:
+            outcomes.append(str(error).removeprefix("sequence 0: ").removeprefix("invalid keypoint input: "))
+        except (RuntimeError, MemoryError, ValueError) as error:
+            outcomes.append(f"lifting failed ({type(error).__name__}: {error})")
+    return outcomes
+
+
+# -- the account of a batch (shared by both engines) ------------------------------------------------------------
 @dataclass(eq=False)
-class _Job:
+class BatchJob:
+    """One input's way through a batch: how many of its outcomes are still to come."""
+
     input: BatchInput
     outputs: list[str] = field(default_factory=list)
     pending: int = 0
     written: int = 0
-    existing: int = 0
     failed: bool = False
     done: bool = False
 
 
-class _Stop:
+def report_failure(summary: BatchSummary, failure: Failure, log: Callable[[str], None]) -> None:
+    summary.failures.append(failure)
+    log(f"failed: {failure}")
+
+
+def list_failures_in_input_order(summary: BatchSummary, inputs: Sequence[BatchInput]) -> None:
+    """Order the summary's failures by input, in the order of the inputs (those that could not be found first),
+    then by person, so that it does not depend on when each failure came in: at reading, lifting a group or
+    writing, from whichever worker. The log has them in the order they happened."""
+    position = {str(batch_input.source): index for index, batch_input in enumerate(inputs)}
+    summary.failures.sort(key=lambda failure: (position.get(failure.input, -1), failure.person or ""))
+
+
+class BatchLedger:
+    """Keeps the summary, the progress bar and the record of finished inputs as the outcomes of a batch come
+    in, in whatever order: each of an input's people (or its one failure) settles one expected outcome, and
+    the input is finished when none is left."""
+
+    def __init__(self, options: BatchOptions, summary: BatchSummary, bar: tqdm, log: Callable[[str], None]) -> None:
+        self.options, self.summary, self.bar, self.log = options, summary, bar, log
+
+    def expect(self, job: BatchJob, outputs: list[str], outcomes: int) -> None:
+        job.outputs, job.pending = outputs, outcomes
+        if outcomes == 0:
+            self._finish(job)
+
+    def read(self, job: BatchJob, prepared: PreparedInput) -> None:
+        """Settle what is known once the input is read; its tracks stay pending until they are written."""
+        self.summary.read_s += prepared.seconds
+        self.expect(job, prepared.outputs, len(prepared.tracks) + prepared.settled_now)
+        for failure in prepared.failures:
+            self.failed(job, failure)
+        for _ in prepared.existing:
+            self.output_exists(job)
+        for short in prepared.short:
+            self.too_short(job, short)
+
+    def failed(self, job: BatchJob, failure: Failure) -> None:
+        report_failure(self.summary, failure, self.log)
+        job.failed = True
+        self._settle(job)
+
+    def output_exists(self, job: BatchJob) -> None:
+        self.summary.outputs_skipped += 1
+        self._settle(job)
+
+    def too_short(self, job: BatchJob, short: Failure) -> None:
+        self.summary.not_lifted_short.append(str(short))
+        self._settle(job)
+
+    def nothing_to_do(self, job: BatchJob) -> None:
+        self._settle(job)
+
+    def written(self, job: BatchJob, seconds: float) -> None:
+        self.summary.write_s += seconds
+        self.summary.outputs_written += 1
+        job.written += 1
+        self._settle(job)
+
+    def recorded_done(self, job: BatchJob, outputs: list[str]) -> None:
+        """An input that an earlier run finished, skipped without reading it."""
+        job.outputs, job.done = outputs, True
+        self.summary.skipped += 1
+        self.summary.outputs_skipped += len(outputs)
+        self.bar.update(1)
+
+    def _settle(self, job: BatchJob) -> None:
+        job.pending -= 1
+        if job.pending == 0:
+            self._finish(job)
+
+    def _finish(self, job: BatchJob) -> None:
+        if job.done:
+            return
+        job.done = True
+        if not job.failed:
+            if job.written:
+                self.summary.lifted += 1
+            else:  # every output existed, or every person was too short to lift
+                self.summary.skipped += 1
+            record_done(self.options, job.input, job.outputs)
+        self.bar.update(1)
+
+
+# -- the record of finished inputs ----------------------------------------------------------------------------
+def _record_path(options: BatchOptions, batch_input: BatchInput) -> Path:
+    return options.output_dir / STATE_DIR / "done" / f"{batch_input.name}.{options.output_format}.json"
+
+
+def _record_key(options: BatchOptions, batch_input: BatchInput) -> dict[str, Any]:
+    # What decides an input's outputs: a rerun with other values must look at the input again.
+    return {"input": str(batch_input.source), "person": options.person, "min_frames": options.min_frames}
+
+
+def record_done(options: BatchOptions, batch_input: BatchInput, outputs: list[str]) -> None:
+    """Record that all of an input's outputs are written (those that exist are listed)."""
+    present = [name for name in outputs if (options.output_dir / name).is_file()]
+    record = {**_record_key(options, batch_input), "outputs": present}
+    write_text_atomic(_record_path(options, batch_input), json.dumps(record, indent=1) + "\n")
+
+
+def recorded_outputs(options: BatchOptions, batch_input: BatchInput) -> list[str] | None:
+    """The outputs of an input that an earlier run with the same settings finished, when they all still
+    exist; ``None`` when the input must be read."""
+    try:
+        record = json.loads(_record_path(options, batch_input).read_text(encoding="utf-8"))
+        outputs = [str(name) for name in record.pop("outputs")]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if record == _record_key(options, batch_input) and all((options.output_dir / name).is_file() for name in outputs):
+        return outputs
+    return None
+
+
+# -- stopping ---------------------------------------------------------------------------------------------------
+class GracefulStop:
     """Set by the first SIGINT/SIGTERM; the second one interrupts at once."""
 
     def __init__(self) -> None:
@@ -213,7 +477,7 @@ class _Stop:
         self.signal_name = ""
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[_Stop]:
+    def installed(self, action: str = "stopping after the sequences being lifted") -> Iterator[GracefulStop]:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
@@ -223,10 +487,7 @@ class _Stop:
             if self.requested:
                 raise KeyboardInterrupt
             self.requested, self.signal_name = True, signal.Signals(number).name
-            print(
-                f"\n{self.signal_name}: stopping after the sequences being lifted (again to stop at once)",
-                file=sys.stderr, flush=True,
-            )
+            print(f"\n{self.signal_name}: {action} (again to stop at once)", file=sys.stderr, flush=True)
 
         for number in previous:
             signal.signal(number, handle)
@@ -237,12 +498,24 @@ class _Stop:
                 signal.signal(number, handler)
 
 
+def hide_progress(options: BatchOptions) -> bool:
+    if options.progress is None:
+        return not sys.stderr.isatty()
+    return not options.progress
+
+
+# -- the single-process engine ----------------------------------------------------------------------------------
+@dataclass
+class _LiftItem:
+    job: BatchJob
+    track: PreparedTrack
+
+
 class _BatchRun:
     """One run of :func:`run_batch` (kept as an object so its parts stay small)."""
 
     def __init__(self, options: BatchOptions, lifter: Lifter | None = None, log: Callable[[str], None] | None = None) -> None:
         from mtf_pose.hub import resolve_weights
-        from mtf_pose.weights import read_config
 
         self.options = options
         self.output_format = get_output_format(options.output_format)
@@ -251,12 +524,11 @@ class _BatchRun:
         if lifter is None:
             resolve_device(options.device)  # a device that cannot work fails now, not once per file
             self._weights_dir = resolve_weights(options.weights)
-            config = read_config(self._weights_dir / "config.json")
-            self.model_fps, self.clip_frames = config.preprocessing.fps, config.model.frames
+            self.timing = ModelTiming.of_weights(self._weights_dir)
         else:
-            self.model_fps, self.clip_frames = lifter.fps, lifter.frames
+            self.timing = ModelTiming(lifter.fps, lifter.frames)
         self.log = log or (lambda message: tqdm.write(message, file=sys.stderr))
-        self.stop = _Stop()
+        self.stop = GracefulStop()
         self._writes: deque[tuple[Future[float] | float, _LiftItem]] = deque()
 
     # -- driving ----------------------------------------------------------------------------------------
@@ -267,47 +539,45 @@ class _BatchRun:
         self.summary.inputs = len(discovery.inputs) + len({f.input for f in discovery.failures})
         self.summary.ignored_files = discovery.ignored
         for failure in discovery.failures:
-            self._fail(failure)
+            report_failure(self.summary, failure, self.log)
         if not discovery.inputs:
             self.summary.wall_s = time.perf_counter() - started
             return self.summary
         options.output_dir.mkdir(parents=True, exist_ok=True)
         workers = max(options.jobs, 1)
         with (
-            _locked(options.output_dir),
+            locked_output_dir(options.output_dir),
             self.stop.installed(),
             ThreadPoolExecutor(workers, thread_name_prefix="mtf-pose-read") as readers,
             ThreadPoolExecutor(workers, thread_name_prefix="mtf-pose-write") as writers,
-            tqdm(total=len(discovery.inputs), unit="file", desc="lifting", disable=self._hide_progress(), file=sys.stderr) as bar,
+            tqdm(total=len(discovery.inputs), unit="file", desc="lifting", disable=hide_progress(options), file=sys.stderr) as bar,
         ):
+            self.ledger = BatchLedger(options, self.summary, bar, self.log)
             self.summary.partial_files_removed = remove_partial_files(options.output_dir)
-            self._bar, self._readers, self._writers = bar, readers, writers
+            self._readers, self._writers = readers, writers
             try:
-                self._pipeline([_Job(batch_input) for batch_input in discovery.inputs])
+                self._pipeline([BatchJob(batch_input) for batch_input in discovery.inputs])
             finally:
                 self._drain_writes(block=True)
                 readers.shutdown(wait=True, cancel_futures=True)
+        list_failures_in_input_order(self.summary, discovery.inputs)
         self.summary.wall_s = time.perf_counter() - started
         return self.summary
 
-    def _hide_progress(self) -> bool:
-        if self.options.progress is None:
-            return not sys.stderr.isatty()
-        return not self.options.progress
-
-    def _pipeline(self, jobs: list[_Job]) -> None:
+    def _pipeline(self, jobs: list[BatchJob]) -> None:
         lookahead = max(4, 4 * self.options.jobs)
         waiting = deque(jobs)
-        reads: deque[tuple[_Job, Future[_Prepared] | _Prepared]] = deque()
+        reads: deque[tuple[BatchJob, Future[PreparedInput] | PreparedInput]] = deque()
         group: list[_LiftItem] = []
         group_limit = GROUP_BATCHES * self.options.batch_size
         while not self.stop.requested:
             while waiting and len(reads) < lookahead:
                 job = waiting.popleft()
-                if self.options.skip_existing and self._recorded_done(job):
-                    self._finish_skipped(job)
+                recorded = recorded_outputs(self.options, job.input) if self.options.skip_existing else None
+                if recorded is not None:
+                    self.ledger.recorded_done(job, recorded)
                     continue
-                reads.append((job, self._submit(self._readers, partial(self._prepare, job))))
+                reads.append((job, self._submit(self._readers, partial(prepare_input, job.input, self.options, self.timing))))
             if not reads:
                 break
             job, pending = reads[0]
@@ -317,10 +587,11 @@ class _BatchRun:
                 continue
             reads.popleft()
             prepared = pending.result() if isinstance(pending, Future) else pending
-            group += self._take(job, prepared)
+            self.ledger.read(job, prepared)
+            group += [_LiftItem(job, track) for track in prepared.tracks]
             if self.stop.requested:
                 break
-            if sum(item.clips for item in group) >= group_limit:
+            if sum(item.track.clips for item in group) >= group_limit:
                 self._lift(group)
                 group = []
             self._drain_writes(block=False)
@@ -334,144 +605,25 @@ class _BatchRun:
     def _submit(self, pool: ThreadPoolExecutor, function: Callable[[], T]) -> Future[T] | T:
         return function() if self.options.jobs == 0 else pool.submit(function)
 
-    # -- reading (worker threads) -----------------------------------------------------------------------
-    def _prepare(self, job: _Job) -> _Prepared:
-        started = time.perf_counter()
-        prepared = _Prepared()
-        label = str(job.input.source)
-        try:
-            keypoints = read_keypoints(job.input.source, self.options.format)
-        except KeypointReadError as error:
-            prepared.failures.append(Failure(label, str(error).removeprefix(f"{job.input.source.path}: ")))
-        except Exception as error:  # noqa: BLE001 - one input's surprise must not end a night's batch
-            prepared.failures.append(Failure(label, f"unexpected error ({type(error).__name__}: {error})"))
-        else:
-            tracks = self._selected(keypoints.tracks, label, prepared)
-            names = self._output_names(job.input.name, tracks, label, prepared)
-            for track, name in zip(tracks, names):
-                self._prepare_track(job, track, name, keypoints.format, prepared)
-        prepared.seconds = time.perf_counter() - started
-        return prepared
-
-    def _selected(self, tracks: list[PersonTrack], label: str, prepared: _Prepared) -> list[PersonTrack]:
-        wanted = self.options.person
-        if wanted is None or all(track.key is None for track in tracks):
-            return tracks
-        chosen = [t for t in tracks if t.key in (wanted, f"person{wanted}")]
-        if not chosen:
-            available = ", ".join(str(t.key) for t in tracks)
-            prepared.failures.append(Failure(label, f"no person {wanted!r} (this file has: {available})"))
-        return chosen
-
-    def _output_names(self, name: str, tracks: list[PersonTrack], label: str, prepared: _Prepared) -> list[str]:
-        names = [name + (f".{_UNSAFE_NAME.sub('_', track.key)}" if track.key else "") + self.output_format.suffix for track in tracks]
-        if len({n.lower() for n in names}) != len(names):
-            prepared.failures.append(Failure(label, "two of its tracks map to the same output name"))
-            return []
-        prepared.outputs = names
-        return names
-
-    def _prepare_track(self, job: _Job, track: PersonTrack, name: str, format_name: str, prepared: _Prepared) -> None:
-        label = str(job.input.source)
-        output = self.options.output_dir / name
-        if self.options.skip_existing and output.exists():
-            prepared.existing += 1
-            return
-        if track.frames - track.missing_frames < self.options.min_frames:
-            prepared.short.append(f"{label} ({track.label}): seen in {track.frames - track.missing_frames} frames")
-            return
-        try:
-            sequence = self._sequence(track)
-            model_frames = prepare(sequence, self.model_fps).keypoints.shape[0]
-            clips = clip_plan(model_frames, self.clip_frames).clips
-        except (KeypointInputError, KeypointReadError) as error:
-            prepared.failures.append(Failure(label, str(error).removeprefix("invalid keypoint input: "), track.label))
-            return
-        source = {
-            "input": str(job.input.source), "format": format_name, "person": track.key,
-            "first_frame": track.first_frame, "missing_frames": track.missing_frames,
-        }
-        prepared.items.append(_LiftItem(job, track.label, output, sequence, clips, source))
-
-    def _sequence(self, track: PersonTrack) -> KeypointSequence:
-        """The track with its facts from the file, else from the options; a missing one is an error that
-        names the option to pass."""
-        options = self.options
-        layout = track.layout or options.layout
-        if layout is None:
-            candidates = layouts_with(track.num_joints)
-            if len(candidates) != 1:
-                guess = guess_17_joint_layout(track.keypoints) if track.num_joints == 17 else None
-                hint = f"; the joint positions look like {guess}" if guess else ""
-                raise KeypointReadError(
-                    f"the file does not say its joint layout and {track.num_joints} joints fit "
-                    f"{candidates or 'no supported layout'}{hint}: pass --layout"
-                    + (f" {guess}" if guess else "")
-                )
-            layout = candidates[0]
-        coordinates = track.coordinates or options.coordinates or guess_coordinates(track.keypoints)
-        image_size = track.image_size or options.image_size
-        if image_size is None and coordinates != "normalized":
-            raise KeypointReadError("the file does not record the image size: pass --image-size WIDTHxHEIGHT")
-        fps = track.fps or options.fps
-        if fps is None:
-            raise KeypointReadError("the file does not record its frame rate: pass --fps")
-        return validate_sequence(track.keypoints, layout=layout, image_size=image_size, coordinates=coordinates, fps=fps)
-
-    # -- bookkeeping (main thread) ------------------------------------------------------------------------
-    def _take(self, job: _Job, prepared: _Prepared) -> list[_LiftItem]:
-        self.summary.read_s += prepared.seconds
-        self.summary.not_lifted_short += prepared.short
-        for failure in prepared.failures:
-            self._fail(failure)
-        job.outputs, job.existing, job.failed = prepared.outputs, prepared.existing, bool(prepared.failures)
-        job.pending = len(prepared.items)
-        self.summary.outputs_skipped += prepared.existing
-        if not job.pending:
-            self._finish(job)
-        return prepared.items
-
+    # -- lifting and writing --------------------------------------------------------------------------------
     def _lift(self, group: list[_LiftItem]) -> None:
         started = time.perf_counter()
-        results = self._lift_together(group)
+        options = self.options
+        lifter = self.lifter  # loaded outside lift_isolating_failures: a weights problem ends the run
+        outcomes = lift_isolating_failures(
+            lifter, [item.track.sequence for item in group], flip=options.flip,
+            subject_height=options.subject_height, batch_size=options.batch_size,
+        )
         self.summary.lift_s += time.perf_counter() - started
-        for item, result in zip(group, results):
-            if isinstance(result, Failure):
-                self._fail(result)
-                item.job.failed = True
-                self._output_settled(item.job)
+        for item, outcome in zip(group, outcomes):
+            if isinstance(outcome, str):
+                self.ledger.failed(item.job, Failure(str(item.job.input.source), outcome, item.track.person))
                 continue
-            self.summary.frames += result.frames
-            result.metadata["source"] = item.source
-            write = self._submit(self._writers, partial(self._write, item, result))
+            self.summary.frames += outcome.frames
+            outcome.metadata["source"] = item.track.source
+            write = self._submit(self._writers, partial(self._write, item, outcome))
             self._writes.append((write, item))
         self._update_speed()
-
-    def _lift_together(self, group: list[_LiftItem]) -> list[LiftResult | Failure]:
-        lifter = self.lifter  # loaded outside the try: a weights problem ends the run, it is no one file's fault
-        try:
-            return list(self._lift_sequences(lifter, [item.sequence for item in group]))
-        except (KeypointInputError, RuntimeError, MemoryError, ValueError):
-            if len(group) == 1:
-                return [self._lift_alone(lifter, group[0])]
-            # One sequence spoiled the batch: lift each alone to find it and keep the others.
-            return [self._lift_alone(lifter, item) for item in group]
-
-    def _lift_alone(self, lifter: Lifter, item: _LiftItem) -> LiftResult | Failure:
-        try:
-            return self._lift_sequences(lifter, [item.sequence])[0]
-        except KeypointInputError as error:
-            reason = str(error).removeprefix("sequence 0: ").removeprefix("invalid keypoint input: ")
-            return Failure(str(item.job.input.source), reason, item.person)
-        except (RuntimeError, MemoryError, ValueError) as error:
-            return Failure(str(item.job.input.source), f"lifting failed ({type(error).__name__}: {error})", item.person)
-
-    def _lift_sequences(self, lifter: Lifter, sequences: list[KeypointSequence]) -> list[LiftResult]:
-        options = self.options
-        return lifter.lift_batch(
-            sequences, flip=options.flip, subject_height=options.subject_height, batch_size=options.batch_size,
-            progress=False,
-        )
 
     @property
     def lifter(self) -> Lifter:
@@ -483,76 +635,23 @@ class _BatchRun:
 
     def _write(self, item: _LiftItem, result: LiftResult) -> float:
         started = time.perf_counter()
-        self.output_format.write(result, item.output)
+        self.output_format.write(result, item.track.output)
         return time.perf_counter() - started
 
     def _drain_writes(self, *, block: bool) -> None:
         while self._writes and (block or not isinstance(self._writes[0][0], Future) or self._writes[0][0].done()):
             pending, item = self._writes.popleft()
             try:
-                self.summary.write_s += pending.result() if isinstance(pending, Future) else pending
-                self.summary.outputs_written += 1
-                item.job.written += 1
+                seconds = pending.result() if isinstance(pending, Future) else pending
             except Exception as error:  # noqa: BLE001 - a full disk or a permission problem, reported per output
-                reason = f"cannot write {item.output} ({type(error).__name__}: {error})"
-                self._fail(Failure(str(item.job.input.source), reason, item.person))
-                item.job.failed = True
-            self._output_settled(item.job)
-
-    def _output_settled(self, job: _Job) -> None:
-        job.pending -= 1
-        if job.pending == 0:
-            self._finish(job)
-
-    def _finish(self, job: _Job) -> None:
-        if job.done:
-            return
-        job.done = True
-        if not job.failed:
-            if job.written:
-                self.summary.lifted += 1
-            else:  # every output existed, or every person was too short to lift
-                self.summary.skipped += 1
-            self._record_done(job)
-        self._bar.update(1)
-
-    def _finish_skipped(self, job: _Job) -> None:
-        job.done = True
-        self.summary.skipped += 1
-        self.summary.outputs_skipped += len(job.outputs)
-        self._bar.update(1)
-
-    def _fail(self, failure: Failure) -> None:
-        self.summary.failures.append(failure)
-        self.log(f"failed: {failure}")
+                reason = f"cannot write {item.track.output} ({type(error).__name__}: {error})"
+                self.ledger.failed(item.job, Failure(str(item.job.input.source), reason, item.track.person))
+            else:
+                self.ledger.written(item.job, seconds)
 
     def _update_speed(self) -> None:
         if self.summary.lift_s > 0:
-            self._bar.set_postfix_str(f"{self.summary.frames / self.summary.lift_s:.0f} frames/s")
-
-    # -- the record of finished inputs ------------------------------------------------------------------------
-    def _record_path(self, job: _Job) -> Path:
-        return self.options.output_dir / STATE_DIR / "done" / f"{job.input.name}.{self.options.output_format}.json"
-
-    def _record(self, job: _Job) -> dict[str, Any]:
-        # What decides an input's outputs: a rerun with other values must look at the input again.
-        options = self.options
-        return {"input": str(job.input.source), "person": options.person, "min_frames": options.min_frames}
-
-    def _record_done(self, job: _Job) -> None:
-        outputs = [name for name in job.outputs if (self.options.output_dir / name).is_file()]
-        write_text_atomic(self._record_path(job), json.dumps({**self._record(job), "outputs": outputs}, indent=1) + "\n")
-
-    def _recorded_done(self, job: _Job) -> bool:
-        try:
-            record = json.loads(self._record_path(job).read_text(encoding="utf-8"))
-            outputs = [str(name) for name in record.pop("outputs")]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return False
-        if record == self._record(job) and all((self.options.output_dir / name).is_file() for name in outputs):
-            job.outputs = outputs
-            return True
-        return False
+            self.ledger.bar.set_postfix_str(f"{self.summary.frames / self.summary.lift_s:.0f} frames/s")
 
 
 def run_batch(
@@ -569,7 +668,7 @@ def run_batch(
 
 # -- the output folder ------------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def _locked(output_dir: Path) -> Iterator[None]:
+def locked_output_dir(output_dir: Path) -> Iterator[None]:
     """Hold ``OUTDIR/.mtf-pose/lock`` for the run: a second run into the same folder is refused, and
     partial files found in it are known to be stale. The lock goes with the process, even on SIGKILL."""
     state = output_dir / STATE_DIR

@@ -7,8 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mtf_pose._atomic import write_text_atomic
+
+if TYPE_CHECKING:
+    from mtf_pose.batch import BatchOptions, BatchSummary
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -132,15 +136,37 @@ def _add_lift_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
     lift.add_argument("--weights", default=None, help="weights folder or Hub repo id (default: embedded)")
     lift.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     lift.add_argument("--batch-size", type=int, default=8, help="clips per network batch (default: 8)")
-    lift.add_argument("--threads", type=int, default=None, help="CPU threads for the network (default: PyTorch's)")
+    lift.add_argument("--threads", type=int, default=None,
+                      help="CPU threads for the network (default: PyTorch's; with --engine ray: per actor, its CPUs)")
     lift.add_argument("--no-flip", action="store_true", help="no flip averaging (twice as fast, a little less accurate)")
     lift.add_argument("--subject-height", type=float, default=1.70, help="height in metres that sets the scale")
     lift.add_argument("--output-format", choices=list_output_formats(), default="npz", help="default: npz")
     lift.add_argument("--skip-existing", action="store_true", help="skip outputs that exist (resume a run)")
-    lift.add_argument("--jobs", type=int, default=2, help="threads reading and writing files (default: 2; 0: none)")
+    lift.add_argument("--jobs", type=int, default=2,
+                      help="threads reading and writing files (default: 2; 0: none; with --engine ray: read and write "
+                      "tasks at once)")
     lift.add_argument("--report", type=Path, default=None, help="also write the summary as JSON here")
     lift.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cluster = lift.add_argument_group("Ray engine (--engine ray; pip install 'mtf_pose[ray]')")
+    cluster.add_argument("--engine", choices=["local", "ray"], default="local",
+                         help="local: this process (default); ray: Ray Data actors on a local or existing cluster")
+    cluster.add_argument("--address", default=None,
+                         help="Ray cluster to use (auto, HOST:PORT, ray://HOST:10001); default: RAY_ADDRESS if set, "
+                         "else a local Ray started for the run")
+    cluster.add_argument("--ray-actors", type=int, default=None, metavar="N",
+                         help="lifting actors (default: as many as the cluster's CPUs or GPUs allow)")
+    cluster.add_argument("--ray-cpus-per-actor", type=float, default=None, metavar="C",
+                         help="CPUs (and threads) of each actor (default: 1 for CPU actors, none for GPU actors)")
+    cluster.add_argument("--ray-gpus-per-actor", type=float, default=None, metavar="G",
+                         help="GPUs of each actor, fractions share a GPU (default: 0)")
+    cluster.add_argument("--ray-batch-rows", type=int, default=None, metavar="N",
+                         help="person tracks per actor call (default: 8)")
     lift.set_defaults(run=_cmd_lift)
+
+
+# The Ray engine's options: argparse destination -> RayOptions field.
+_RAY_OPTIONS = {"address": "address", "ray_actors": "actors", "ray_cpus_per_actor": "cpus_per_actor",
+                "ray_gpus_per_actor": "gpus_per_actor", "ray_batch_rows": "rows_per_batch"}
 
 
 def _cmd_lift(args: argparse.Namespace) -> int:
@@ -149,6 +175,10 @@ def _cmd_lift(args: argparse.Namespace) -> int:
     from mtf_pose.batch import BatchLockedError, BatchOptions, run_batch
     from mtf_pose.schemas import format_validation_error
 
+    if args.engine == "local":
+        for dest in _RAY_OPTIONS:
+            if getattr(args, dest) is not None:
+                raise CliError(f"--{dest.replace('_', '-')} needs --engine ray")
     try:
         options = BatchOptions(
             output_dir=args.output_dir, output_format=args.output_format, format=args.format, layout=args.layout,
@@ -164,7 +194,7 @@ def _cmd_lift(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        summary = run_batch(args.inputs, options)
+        summary = _run_ray_batch(args, options) if args.engine == "ray" else run_batch(args.inputs, options)
     except BatchLockedError as error:
         raise CliError(str(error)) from None
     print("\n".join(summary.lines()), flush=True)
@@ -173,6 +203,26 @@ def _cmd_lift(args: argparse.Namespace) -> int:
     if summary.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILURE if summary.failures else EXIT_OK
+
+
+def _run_ray_batch(args: argparse.Namespace, options: BatchOptions) -> BatchSummary:
+    from pydantic import ValidationError
+
+    from mtf_pose.schemas import format_validation_error
+
+    try:
+        from mtf_pose.integrations import ray as ray_engine
+    except ImportError as error:
+        raise CliError(str(error)) from None
+    given = {field: getattr(args, dest) for dest, field in _RAY_OPTIONS.items() if getattr(args, dest) is not None}
+    try:
+        ray_options = ray_engine.RayOptions(**given)
+    except ValidationError as error:
+        raise CliError(format_validation_error(error).removeprefix("invalid keypoint input: ")) from None
+    try:
+        return ray_engine.run_batch(args.inputs, options, ray_options, threads=args.threads)
+    except ray_engine.RayEngineError as error:
+        raise CliError(str(error)) from None
 
 
 def _add_info_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
