@@ -6,7 +6,7 @@ mm per frame^2) in frames next to clip boundaries (within +-3 frames of a clip's
 sequence ends excluded) with the frames elsewhere, for several clip overlaps. The ground truth's own
 values are printed for scale.
 
-    python benchmarks/bench_seams.py [--view "S8/Walking 1/54138969"] [--frames 1000]
+    python benchmarks/bench_seams.py [--view "S8/Walking 1/54138969"] [--frames 1000] [--weights DIR]
 """
 
 from __future__ import annotations
@@ -47,12 +47,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--view", default="S8/Walking 1/54138969")
     parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--weights", default=None, help="weights folder or Hub repo (default: the embedded weights)")
     args = parser.parse_args()
     subject, action, camera = args.view.split("/")
     view = next(v for v in load_views(require_data(), [subject]) if (v.action, v.camera) == (action, camera))
     keypoints = pixel_input(view, "gt")[: args.frames]
     truth = view.joints_mm[: args.frames]
-    lifter = Lifter.from_pretrained()
+    lifter = Lifter.from_pretrained(args.weights)
     print(f"{args.view}, {len(keypoints)} frames, weights: {lifter.source}")
     truth_accel = acceleration(truth)
     length = lifter.frames

@@ -5,7 +5,7 @@ lifts them with the embedded weights using ``short="pad"`` and ``short="resample
 millimetres (network output times the ground-truth scale, root-relative), so only the handling of the
 short length differs.
 
-    python benchmarks/bench_short_sequences.py [--lengths 9,27,81,150,242] [--clips 24]
+    python benchmarks/bench_short_sequences.py [--lengths 9,27,81,150,242] [--clips 24] [--weights DIR]
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", default="9,27,81,150,242")
     parser.add_argument("--clips", type=int, default=24, help="clips per length")
+    parser.add_argument("--weights", default=None, help="weights folder or Hub repo (default: the embedded weights)")
     args = parser.parse_args()
     views = load_views(require_data(), ["S8"])[::10]
-    lifter = Lifter.from_pretrained()
+    lifter = Lifter.from_pretrained(args.weights)
     rng = np.random.default_rng(0)
     print(f"weights: {lifter.source}; MPJPE in mm over {args.clips} clips per length")
     print(f"{'frames':>6} {'pad':>8} {'resample':>9}")

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from mtf_pose import skeleton
-from mtf_pose._atomic import write_atomic, write_text_atomic
+from mtf_pose._atomic import write_bytes_atomic, write_text_atomic
 from mtf_pose.model import MDTF, ModelConfig
 
 CONFIG_NAME = "config.json"
@@ -77,7 +77,8 @@ def save_weights(
     if config.model != model.config:
         raise ValueError("config.model differs from the model's own configuration")
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    write_atomic(directory / WEIGHTS_NAME, lambda path: save_file(state, str(path), metadata={"format": "pt"}))
+    # Serialised in memory: safetensors' own file writer creates owner-only (0600) files.
+    write_bytes_atomic(directory / WEIGHTS_NAME, save(state, metadata={"format": "pt"}))
     write_text_atomic(directory / CONFIG_NAME, config.model_dump_json(indent=2) + "\n")
     if card is not None:
         write_text_atomic(directory / CARD_NAME, card)

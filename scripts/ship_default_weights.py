@@ -60,16 +60,18 @@ def main() -> None:
 
     model, trained = load_weights(args.run / "best")
     lifter = Lifter(model, trained, source=str(args.run / "best"), device="cpu")
-    views = load_views(args.data, ["S8"])[:: args.view_stride]
+    all_views = load_views(args.data, ["S8"])
+    views = all_views[:: args.view_stride]
+    subset = "S8" if args.view_stride == 1 else f"S8 (every {args.view_stride}th of its {len(all_views)} views)"
     validation = {}
     for inputs in ("gt", "detected"):
         report = evaluate_views(model, views, inputs=inputs, progress=True)
-        validation[f"S8, {inputs} 2D, ground-truth scale"] = {
+        validation[f"{subset}, {inputs} 2D, ground-truth scale"] = {
             "MPJPE": report.overall["mpjpe"], "P-MPJPE": report.overall["p_mpjpe"],
             "N-MPJPE": report.overall["n_mpjpe"], "MPJVE": report.overall["mpjve"], "frames": report.frames,
         }
         metric = evaluate_views_with_lifter(lifter, views, inputs=inputs, progress=True)
-        validation[f"S8, {inputs} 2D, Lifter metric output"] = {
+        validation[f"{subset}, {inputs} 2D, Lifter metric output"] = {
             "MPJPE": metric.overall["mpjpe"], "P-MPJPE": metric.overall["p_mpjpe"],
             "N-MPJPE": metric.overall["n_mpjpe"], "MPJVE": metric.overall["mpjve"], "frames": metric.frames,
         }
@@ -96,8 +98,10 @@ def main() -> None:
         "reproduce": [
             "mtf-pose train --config configs/tiny_stage1.json",
             "mtf-pose train --config configs/tiny_stage2.json",
-            f"python scripts/ship_default_weights.py --bam-run {args.bam_run} --run {args.run} --data {args.data}",
-            f"mtf-pose evaluate --data {args.data} --subjects S8 --inputs gt,detected --metric-output",
+            f"python scripts/ship_default_weights.py --bam-run {args.bam_run} --run {args.run} --data {args.data} "
+            f"--view-stride {args.view_stride}",
+            f"mtf-pose evaluate --data {args.data} --subjects S8 --inputs gt,detected --view-stride {args.view_stride} "
+            "--metric-output",
         ],
         "recipe": recipe,
     }

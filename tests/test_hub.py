@@ -199,3 +199,13 @@ def test_save_pretrained_round_trip(tmp_path: Path) -> None:
     for (name, a), (_, b) in zip(lifter.model.state_dict().items(), again.model.state_dict().items()):
         assert torch.equal(a, b), name
     assert io.StringIO(card).readline().strip() == "---"
+
+
+def test_saved_files_get_the_umask_permissions_of_any_new_file(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        save_weights(tmp_path / "saved", build_model(SMALL), card="card")
+    finally:
+        os.umask(umask)
+    for name in (WEIGHTS_NAME, CONFIG_NAME, "README.md"):
+        assert (tmp_path / "saved" / name).stat().st_mode & 0o777 == 0o644, name
