@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -297,6 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except (CliError, WeightsError, FileNotFoundError, ValueError) as error:
         print(f"mtf-pose {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        # The reader went away (`mtf-pose info | head`): stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"mtf-pose {args.command}: interrupted", file=sys.stderr)

@@ -133,14 +133,24 @@ def describe_weights(folder: Path, label: str) -> Description:
             facts[f"training {key.replace('_', ' ')}"] = training[key]
     if not training:
         facts["training"] = "not recorded"
-    for name, value in training.get("validation", {}).items():
-        facts[f"validation {name}"] = f"{value:.1f}" if isinstance(value, float) else value
+    validation = {name: _figures_text(value) for name, value in training.get("validation", {}).items()}
+    # Evaluation names are long: listed under their own heading, so they do not widen the facts' column.
+    details = ["  validation:"] + [f"    {name}: {text}" for name, text in validation.items()] if validation else []
     card = folder / CARD_NAME
     if card.is_file():
-        details = ["  model card (README.md):"] + [f"    {line}" for line in card.read_text(encoding="utf-8").splitlines()]
+        details += ["  model card (README.md):"] + [f"    {line}" for line in card.read_text(encoding="utf-8").splitlines()]
     else:
-        details = ["  no model card (README.md)"]
-    return Description("weights", f"weights: {label} ({folder})", facts, details)
+        details += ["  no model card (README.md)"]
+    return Description(
+        "weights", f"weights: {label} ({folder})", facts, details, data={"validation": training.get("validation", {})}
+    )
+
+
+def _figures_text(value: Any) -> str:
+    """``220.11`` -> ``220.1``; ``{"MPJPE": 220.11, "frames": 64678}`` -> ``MPJPE 220.1, frames 64678``."""
+    if isinstance(value, dict):
+        return ", ".join(f"{name} {_figures_text(figure)}" for name, figure in value.items())
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
 def _size(path: Path) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 from batch_helpers import REPO_ROOT, cli_env, person, run_cli
 
 from mtf_pose.cli import build_parser
+from mtf_pose.hub import default_weights_dir
 from mtf_pose.io import _samples
 
 
@@ -46,8 +47,12 @@ def test_info_guesses_the_layout_of_a_17_joint_array(tmp_path: Path) -> None:
 def test_info_on_weights_and_bad_input(tmp_path: Path, small_weights: Path) -> None:
     default = run_cli("info")
     assert default.returncode == 0
-    assert "  parameters:       933,795" in default.stdout.splitlines()  # the released tiny preset
-    assert "preset:           tiny (depth 8, 64 channels)" in default.stdout
+    lines = [" ".join(line.split()) for line in default.stdout.splitlines()]  # column widths aside
+    assert "parameters: 933,795" in lines  # the released tiny preset
+    assert "preset: tiny (depth 8, 64 channels)" in lines
+    validation = json.loads((default_weights_dir() / "config.json").read_text())["training"]["validation"]
+    for name, figures in validation.items():  # under their own heading, rounded to 0.1 mm
+        assert f"{name}: MPJPE {figures['MPJPE']:.1f}, P-MPJPE {figures['P-MPJPE']:.1f}," in default.stdout
     assert "model card (README.md):" in default.stdout and "# MDTF `tiny` weights for mtf_pose" in default.stdout
     small = run_cli("info", small_weights)
     assert "parameters: 28,383" in small.stdout and "no model card" in small.stdout
