@@ -175,29 +175,20 @@ def _linear_scan_torch(
     D: torch.Tensor,
     reverse: bool,
 ) -> torch.Tensor:
-    """Pure PyTorch: discretise every step at once, then one fused update per step.
+    """Pure PyTorch, one fused update per step with only the current state in memory.
 
-    A chunked formulation (scan inside chunks in parallel, carry across chunks) takes fewer Python steps
-    but more passes over full-size temporaries; on the CPU it measured slower at both L = 17 and
-    L = 243 (benchmarks/bench_scan.py), so the loop stays.
+    The loop is bound by memory traffic, not by Python: materialising every step's decay and drive first
+    (``batch x length x channels x states`` temporaries), and the chunked formulation built on them, each
+    measured 2-4x slower on the CPU at L = 17 and L = 243 (benchmarks/bench_scan.py).
     """
-    if reverse:
-        return _linear_scan_torch(x.flip(1), dt.flip(1), A, B.flip(1), C.flip(1), D, False).flip(1)
-    decay = torch.exp(dt[..., None] * A)  # (batch, length, channels, states)
-    drive = (dt * x)[..., None] * B[:, :, None, :]
-    states = _linear_recurrence_loop(decay, drive)
-    return torch.einsum("bldn,bln->bld", states, C) + D * x
-
-
-def _linear_recurrence_loop(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
-    """h_t = decay_t * h_{t-1} + drive_t along dim 1, one step at a time."""
-    states = torch.empty_like(drive)
-    h = drive[:, 0]
-    states[:, 0] = h
-    for t in range(1, drive.shape[1]):
-        h = torch.addcmul(drive[:, t], decay[:, t], h)
-        states[:, t] = h
-    return states
+    batch, length, channels = x.shape
+    drive_scale = dt * x  # the input's share of each step, before it meets B
+    h = x.new_zeros(batch, channels, A.shape[-1])
+    ys = [x.new_empty(0)] * length
+    for t in range(length - 1, -1, -1) if reverse else range(length):
+        h = torch.addcmul(drive_scale[:, t, :, None] * B[:, t, None, :], torch.exp(dt[:, t, :, None] * A), h)
+        ys[t] = torch.bmm(h, C[:, t, :, None]).squeeze(-1)  # (batch, channels, states) @ (batch, states, 1)
+    return torch.stack(ys, dim=1) + D * x
 
 
 class _NumbaSelectiveScan(torch.autograd.Function):
