@@ -35,7 +35,7 @@ from mtf_pose._atomic import PARTIAL_SUFFIX, write_text_atomic
 from mtf_pose.io import KeypointReadError, PersonTrack, get_output_format, get_reader, read_keypoints
 from mtf_pose.io._layouts import guess_17_joint_layout
 from mtf_pose.io.base import Coordinates, guess_coordinates
-from mtf_pose.io.discovery import BatchInput, Failure, discover_inputs
+from mtf_pose.io.discovery import BatchInput, Discovery, Failure, discover_inputs
 from mtf_pose.layouts import get_layout, layouts_with
 from mtf_pose.lifter import Lifter, clip_plan, resolve_device
 from mtf_pose.result import DEFAULT_SUBJECT_HEIGHT, LiftResult
@@ -359,6 +359,18 @@ def report_failure(summary: BatchSummary, failure: Failure, log: Callable[[str],
     log(f"failed: {failure}")
 
 
+def discover_and_count(
+    inputs: Sequence[str | Path], output_dir: Path, summary: BatchSummary, log: Callable[[str], None]
+) -> Discovery:
+    """Find the inputs, as every engine starts: count them in ``summary`` and report those not found."""
+    discovery = discover_inputs(inputs, output_dir)
+    summary.inputs = len(discovery.inputs) + len({f.input for f in discovery.failures})
+    summary.ignored_files = discovery.ignored
+    for failure in discovery.failures:
+        report_failure(summary, failure, log)
+    return discovery
+
+
 def list_failures_in_input_order(summary: BatchSummary, inputs: Sequence[BatchInput]) -> None:
     """Order the summary's failures by input, in the order of the inputs (those that could not be found first),
     then by person, so that it does not depend on when each failure came in: at reading, lifting a group or
@@ -535,11 +547,7 @@ class _BatchRun:
     def run(self, inputs: Sequence[str | Path]) -> BatchSummary:
         started = time.perf_counter()
         options = self.options
-        discovery = discover_inputs(inputs, options.output_dir)
-        self.summary.inputs = len(discovery.inputs) + len({f.input for f in discovery.failures})
-        self.summary.ignored_files = discovery.ignored
-        for failure in discovery.failures:
-            report_failure(self.summary, failure, self.log)
+        discovery = discover_and_count(inputs, options.output_dir, self.summary, self.log)
         if not discovery.inputs:
             self.summary.wall_s = time.perf_counter() - started
             return self.summary

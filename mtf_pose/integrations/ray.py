@@ -65,7 +65,7 @@ from mtf_pose.batch import (
     prepare_input,
     recorded_outputs,
     remove_partial_files,
-    report_failure,
+    discover_and_count,
 )
 from mtf_pose.io import KeypointSource, get_output_format
 from mtf_pose.io.base import Coordinates
@@ -476,11 +476,7 @@ class _RayBatchRun:
     def run(self, inputs: Sequence[str | Path]) -> BatchSummary:
         started = time.perf_counter()
         options = self.options
-        discovery = discover_inputs(inputs, options.output_dir)
-        self.summary.inputs = len(discovery.inputs) + len({f.input for f in discovery.failures})
-        self.summary.ignored_files = discovery.ignored
-        for failure in discovery.failures:
-            report_failure(self.summary, failure, self.log)
+        discovery = discover_and_count(inputs, options.output_dir, self.summary, self.log)
         if not discovery.inputs:
             self.summary.wall_s = time.perf_counter() - started
             return self.summary
