@@ -3,8 +3,9 @@
 Both learners take the trainer's own augmented batches of stage 2 (``Trainer._batch``: clips of S1, S5,
 S6, S7, detector noise, flips) for the same number of optimiser steps (AdamW, lr 5e-4, batch 8 clips);
 both are then validated on S8 (every ``--val-stride``-th view, ground-truth 2D), in millimetres at the
-ground-truth scale: the network under the standard protocol (with flip averaging), the MLP frame by frame, averaged over views. The MLP (51 -> 1024 -> 1024 -> 51, root-relative
-input) sees 256 frames drawn from each batch. It is a yardstick, not a product: if it learns and the
+ground-truth scale: the network under the standard protocol (with flip averaging), the MLP frame by
+frame, averaged over views. The MLP (51 -> 1024 -> 1024 -> 51, root-relative input) sees 256 frames
+drawn from each batch. It is a yardstick, not a product: if it learns and the
 network does not, the data pipeline is sound and the gap is the network's own pace.
 
 The network runs at ``--frames`` (default 27: the same blocks, a shorter temporal position embedding)
@@ -38,7 +39,9 @@ class FrameMLP(nn.Module):
 
     def __init__(self, hidden: int = 1024) -> None:
         super().__init__()
-        self.layers = nn.Sequential(nn.Linear(51, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 51))
+        self.layers = nn.Sequential(
+            nn.Linear(51, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 51)
+        )
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
         relative = torch.cat([keypoints[..., :2] - keypoints[..., :1, :2], keypoints[..., 2:]], dim=-1)
