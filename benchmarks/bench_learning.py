@@ -5,8 +5,8 @@ S6, S7, detector noise, flips) for the same number of optimiser steps (AdamW, lr
 both are then validated on S8 (every ``--val-stride``-th view, ground-truth 2D), in millimetres at the
 ground-truth scale: the network under the standard protocol (with flip averaging), the MLP frame by
 frame, averaged over views. The MLP (51 -> 1024 -> 1024 -> 51, root-relative input) sees 256 frames
-drawn from each batch. It is a yardstick, not a product: if it learns and the
-network does not, the data pipeline is sound and the gap is the network's own pace.
+drawn from each batch. It is a yardstick, not a product: if it learns and the network does not, the
+data pipeline is sound and the gap is the network's own pace.
 
 The network runs at ``--frames`` (default 27: the same blocks, a shorter temporal position embedding)
 so that the comparison takes minutes; its BAM comes from ``--bam-weights`` (default: the embedded one).
