@@ -31,7 +31,7 @@ def atomic_path(destination: str | Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
-def write_atomic(destination: str | Path, writer: Callable[[Path], None]) -> None:
+def write_atomic(destination: str | Path, writer: Callable[[Path], object]) -> None:
     """Call ``writer(temporary_path)`` and move the result to ``destination`` atomically."""
     with atomic_path(destination) as temporary:
         writer(temporary)

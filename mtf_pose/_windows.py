@@ -85,17 +85,18 @@ def plan_clips(frames: int, length: int, overlap: int, short: ShortSequence = "p
     starts = list(range(0, frames - length + 1, stride))
     if starts[-1] != frames - length:
         starts.append(frames - length)
-    ramp = np.ones(length)
+    ramp: NDArray[np.float64] = np.ones(length)
     if overlap:
         steps = (np.arange(length) + 0.5) / overlap
         ramp = np.minimum(1.0, np.minimum(steps, steps[::-1]))
-    sources, weights = [], []
+    clip_sources: list[NDArray[np.float64]] = []
+    clip_weights: list[NDArray[np.float64]] = []
     for index, start in enumerate(starts):
         weight = ramp.copy()
         if index == 0:  # nothing before the first clip to blend with
             weight[: length // 2] = 1.0
         if index == len(starts) - 1:  # nor after the last
             weight[length // 2 :] = 1.0
-        sources.append(np.arange(start, start + length, dtype=np.float64))
-        weights.append(weight)
-    return ClipPlan(frames, length, np.stack(sources), np.stack(weights))
+        clip_sources.append(np.arange(start, start + length, dtype=np.float64))
+        clip_weights.append(weight)
+    return ClipPlan(frames, length, np.stack(clip_sources), np.stack(clip_weights))

@@ -148,8 +148,9 @@ class LiftResult:
         if path.suffix == ".npz":
 
             def write(temporary: Path) -> None:
+                arrays = {"header": np.array(json.dumps(self._header())), **self._arrays()}
                 with open(temporary, "wb") as handle:
-                    np.savez_compressed(handle, header=np.array(json.dumps(self._header())), **self._arrays())
+                    np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]  # stubs match ** to allow_pickle
 
             write_atomic(path, write)
         elif path.suffix == ".json":

@@ -213,7 +213,7 @@ def _resample(values: NDArray[np.floating], from_fps: float, to_fps: float, fram
 
 def _fill_missing(coordinates: NDArray[np.float64], layout_name: str) -> NDArray[np.bool_]:
     """Linear interpolation over time of NaN joints, in place; the edges hold the nearest valid value."""
-    missing = np.isnan(coordinates).any(-1)
+    missing: NDArray[np.bool_] = np.asarray(np.isnan(coordinates).any(-1))
     frames = np.arange(coordinates.shape[0])
     for joint in range(coordinates.shape[1]):
         gaps = missing[:, joint]

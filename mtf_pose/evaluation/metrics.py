@@ -16,11 +16,11 @@ FloatArray = NDArray[np.floating]
 
 
 def _check(predicted: FloatArray, target: FloatArray) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    predicted = np.asarray(predicted, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    if predicted.shape != target.shape or predicted.ndim != 3 or predicted.shape[-1] != 3:
-        raise ValueError(f"expected two (T, J, 3) arrays of one shape, got {predicted.shape} and {target.shape}")
-    return predicted, target
+    predicted_64 = np.asarray(predicted, dtype=np.float64)
+    target_64 = np.asarray(target, dtype=np.float64)
+    if predicted_64.shape != target_64.shape or predicted_64.ndim != 3 or predicted_64.shape[-1] != 3:
+        raise ValueError(f"expected two (T, J, 3) arrays of one shape, got {predicted_64.shape} and {target_64.shape}")
+    return predicted_64, target_64
 
 
 def mpjpe(predicted: FloatArray, target: FloatArray) -> NDArray[np.float64]:

@@ -68,6 +68,8 @@ class Mlp(nn.Module):
 class SkeletonGCN(nn.Module):
     """MotionAGFormer's spatial GCN: ``relu(x + BN(A_hat @ V(x) + U(x)))``, BN over the joint axis."""
 
+    adjacency: torch.Tensor
+
     def __init__(self, dim: int, adjacency: torch.Tensor) -> None:
         super().__init__()
         num_joints = adjacency.shape[0]
@@ -142,7 +144,7 @@ class BidirectionalMamba(nn.Module):
             conv=getattr(self, f"conv1d{suffix}"),
             x_proj=getattr(self, f"x_proj{suffix}"),
             dt_proj=getattr(self, f"dt_proj{suffix}"),
-            A_log=self.A_log if not suffix else self.A_b_log,
+            A_log=getattr(self, "A_log" if not suffix else "A_b_log"),
             D=getattr(self, f"D{suffix}"),
         )
 

@@ -69,12 +69,10 @@ def drop_joints(
         span = int(rng.integers(1, min(max_frames, frames) + 1))
         start = int(rng.integers(0, frames - span + 1))
         stop = start + span
-        before = keypoints[start - 1, joint] if start > 0 else None
-        after = keypoints[stop, joint] if stop < frames else None
-        if before is None and after is None:
+        if start == 0 and stop == frames:
             continue  # the whole clip: nothing to interpolate from
-        before = after if before is None else before
-        after = before if after is None else after
+        before = keypoints[start - 1, joint] if start > 0 else keypoints[stop, joint]
+        after = keypoints[stop, joint] if stop < frames else before
         weight = (np.arange(1, span + 1) / (span + 1))[:, None]
         keypoints[start:stop, joint] = before * (1 - weight) + after * weight
         confidence[start:stop, joint] = 0.0

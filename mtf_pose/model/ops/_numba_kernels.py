@@ -10,8 +10,10 @@ row lives in a small local array and the exponential is a branch-free polynomial
 (``math.exp`` is a scalar libm call that it does not). The elementwise work around the recurrence
 (softplus of ``delta``, the ``silu(z)`` gate) is fused in, which saves full-size temporaries.
 
-Rows are independent and run in parallel (``prange``). Parameter gradients are accumulated per worker
-thread and summed afterwards, so no two threads write the same element.
+Rows are independent and run in parallel (``prange``). Parameter gradients are accumulated per block of
+rows (a fixed split, one block per possible worker) and summed afterwards in block order, so no two
+threads write the same element and the sums do not depend on how the threads were scheduled: the same
+inputs give bit-identical gradients, which is what lets a resumed training run repeat an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def _vector_exp(x):  # type: ignore[no-untyped-def]
     return math.exp(x)
 
 
-@overload(_vector_exp, inline="always", fastmath=True)
+@overload(_vector_exp, inline="always", jit_options={"fastmath": True})
 def _vector_exp_overload(x):  # type: ignore[no-untyped-def]
     if x == types.float32:
 
@@ -84,7 +86,7 @@ def _vector_log1p(u):  # type: ignore[no-untyped-def]
     return math.log1p(u)
 
 
-@overload(_vector_log1p, inline="always", fastmath=True)
+@overload(_vector_log1p, inline="always", jit_options={"fastmath": True})
 def _vector_log1p_overload(u):  # type: ignore[no-untyped-def]
     if u == types.float32:
 
@@ -169,94 +171,95 @@ def scan_backward(  # type: ignore[no-untyped-def]
     The recomputation keeps, per step, the states, the decays ``exp(dt A)`` and the ungated output, so the
     backward sweep needs no exponential. ``grad_x``, ``grad_delta`` and (with ``use_z``) ``grad_z``
     (rows, L, D) are fully written; ``grad_B``, ``grad_C`` (rows, L, N) are accumulated over chunks and
-    must be zeroed, as must the ``*_partial`` buffers (leading axis: ``worker_count()``). Reverse-time
+    must be zeroed, as must the ``*_partial`` buffers (leading axis: the blocks of rows). Reverse-time
     recurrence of the state gradient: dL/dh_t = C_t g_t + exp(dt_{t+1} A) dL/dh_{t+1}.
     """
     rows, length, channels = x.shape
     states = A_t.shape[0]
     zero = np.zeros(1, dtype=x.dtype)[0]
-    for row in prange(rows):
-        worker = numba.get_thread_id()
-        for d0 in range(0, channels, CHANNEL_CHUNK):
-            width = min(CHANNEL_CHUNK, channels - d0)
-            dt_hist = np.empty((length, width), dtype=x.dtype)
-            y_hist = np.empty((length, width), dtype=x.dtype)
-            # h_hist[s + 1] is the state after step s; h_hist[0] is the zero initial state.
-            h_hist = np.empty((length + 1, states, width), dtype=x.dtype)
-            decay_hist = np.empty((length, states, width), dtype=x.dtype)
-            h_hist[0] = 0.0
-            for step in range(length):
-                t = length - 1 - step if reverse else step
-                for j in range(width):
-                    v = delta[row, t, d0 + j] + delta_bias[d0 + j]
-                    dt_hist[step, j] = _softplus(v) if softplus else v
-                    y_hist[step, j] = D_skip[d0 + j] * x[row, t, d0 + j]
-                for n in range(states):
-                    b_n = B[row, t, n]
-                    c_n = C[row, t, n]
+    blocks = grad_bias_partial.shape[0]  # a fixed split of the rows, whatever the scheduling
+    for block in prange(blocks):
+        for row in range(block * rows // blocks, (block + 1) * rows // blocks):
+            for d0 in range(0, channels, CHANNEL_CHUNK):
+                width = min(CHANNEL_CHUNK, channels - d0)
+                dt_hist = np.empty((length, width), dtype=x.dtype)
+                y_hist = np.empty((length, width), dtype=x.dtype)
+                # h_hist[s + 1] is the state after step s; h_hist[0] is the zero initial state.
+                h_hist = np.empty((length + 1, states, width), dtype=x.dtype)
+                decay_hist = np.empty((length, states, width), dtype=x.dtype)
+                h_hist[0] = 0.0
+                for step in range(length):
+                    t = length - 1 - step if reverse else step
                     for j in range(width):
-                        d = d0 + j
-                        decay = _vector_exp(dt_hist[step, j] * A_t[n, d])
-                        decay_hist[step, n, j] = decay
-                        h = decay * h_hist[step, n, j] + dt_hist[step, j] * x[row, t, d] * b_n
-                        h_hist[step + 1, n, j] = h
-                        y_hist[step, j] += c_n * h
-            grad_h = np.zeros((states, width), dtype=x.dtype)
-            grad_A_chunk = np.zeros((states, width), dtype=x.dtype)
-            grad_bias_chunk = np.zeros(width, dtype=x.dtype)
-            # Per-step values of this chunk of channels, loaded once.
-            g_y = np.empty(width, dtype=x.dtype)
-            x_t = np.empty(width, dtype=x.dtype)
-            dt_t = np.empty(width, dtype=x.dtype)
-            g_x = np.empty(width, dtype=x.dtype)
-            g_dt = np.empty(width, dtype=x.dtype)
-            dtx = np.empty(width, dtype=x.dtype)
-            for step in range(length - 1, -1, -1):
-                t = length - 1 - step if reverse else step
-                for j in range(width):
-                    x_t[j] = x[row, t, d0 + j]
-                    dt_t[j] = dt_hist[step, j]
-                    dtx[j] = dt_t[j] * x_t[j]
-                    g = grad_out[row, t, d0 + j]
-                    if use_z:
-                        zv = z[row, t, d0 + j]
-                        sig = _sigmoid(zv)
-                        grad_z[row, t, d0 + j] = g * y_hist[step, j] * sig * (1.0 + zv * (1.0 - sig))
-                        g = g * zv * sig
-                    g_y[j] = g
-                    grad_D_partial[worker, d0 + j] += g * x_t[j]
-                    g_x[j] = g * D_skip[d0 + j]
-                    g_dt[j] = zero
-                for n in range(states):
-                    c_n = C[row, t, n]
-                    b_n = B[row, t, n]
-                    acc_c = zero
-                    acc_b = zero
+                        v = delta[row, t, d0 + j] + delta_bias[d0 + j]
+                        dt_hist[step, j] = _softplus(v) if softplus else v
+                        y_hist[step, j] = D_skip[d0 + j] * x[row, t, d0 + j]
+                    for n in range(states):
+                        b_n = B[row, t, n]
+                        c_n = C[row, t, n]
+                        for j in range(width):
+                            d = d0 + j
+                            decay = _vector_exp(dt_hist[step, j] * A_t[n, d])
+                            decay_hist[step, n, j] = decay
+                            h = decay * h_hist[step, n, j] + dt_hist[step, j] * x[row, t, d] * b_n
+                            h_hist[step + 1, n, j] = h
+                            y_hist[step, j] += c_n * h
+                grad_h = np.zeros((states, width), dtype=x.dtype)
+                grad_A_chunk = np.zeros((states, width), dtype=x.dtype)
+                grad_bias_chunk = np.zeros(width, dtype=x.dtype)
+                # Per-step values of this chunk of channels, loaded once.
+                g_y = np.empty(width, dtype=x.dtype)
+                x_t = np.empty(width, dtype=x.dtype)
+                dt_t = np.empty(width, dtype=x.dtype)
+                g_x = np.empty(width, dtype=x.dtype)
+                g_dt = np.empty(width, dtype=x.dtype)
+                dtx = np.empty(width, dtype=x.dtype)
+                for step in range(length - 1, -1, -1):
+                    t = length - 1 - step if reverse else step
                     for j in range(width):
-                        a = A_t[n, d0 + j]
-                        decay = decay_hist[step, n, j]
-                        h_prev = h_hist[step, n, j]
-                        acc_c += g_y[j] * h_hist[step + 1, n, j]
-                        gh = grad_h[n, j] + g_y[j] * c_n
-                        dh = decay * h_prev
-                        g_dt[j] += gh * (a * dh + b_n * x_t[j])
-                        grad_A_chunk[n, j] += gh * dt_t[j] * dh
-                        acc_b += gh * dtx[j]
-                        g_x[j] += gh * dt_t[j] * b_n
-                        grad_h[n, j] = gh * decay
-                    grad_C[row, t, n] += acc_c
-                    grad_B[row, t, n] += acc_b
+                        x_t[j] = x[row, t, d0 + j]
+                        dt_t[j] = dt_hist[step, j]
+                        dtx[j] = dt_t[j] * x_t[j]
+                        g = grad_out[row, t, d0 + j]
+                        if use_z:
+                            zv = z[row, t, d0 + j]
+                            sig = _sigmoid(zv)
+                            grad_z[row, t, d0 + j] = g * y_hist[step, j] * sig * (1.0 + zv * (1.0 - sig))
+                            g = g * zv * sig
+                        g_y[j] = g
+                        grad_D_partial[block, d0 + j] += g * x_t[j]
+                        g_x[j] = g * D_skip[d0 + j]
+                        g_dt[j] = zero
+                    for n in range(states):
+                        c_n = C[row, t, n]
+                        b_n = B[row, t, n]
+                        acc_c = zero
+                        acc_b = zero
+                        for j in range(width):
+                            a = A_t[n, d0 + j]
+                            decay = decay_hist[step, n, j]
+                            h_prev = h_hist[step, n, j]
+                            acc_c += g_y[j] * h_hist[step + 1, n, j]
+                            gh = grad_h[n, j] + g_y[j] * c_n
+                            dh = decay * h_prev
+                            g_dt[j] += gh * (a * dh + b_n * x_t[j])
+                            grad_A_chunk[n, j] += gh * dt_t[j] * dh
+                            acc_b += gh * dtx[j]
+                            g_x[j] += gh * dt_t[j] * b_n
+                            grad_h[n, j] = gh * decay
+                        grad_C[row, t, n] += acc_c
+                        grad_B[row, t, n] += acc_b
+                    for j in range(width):
+                        g = g_dt[j]
+                        if softplus:  # d softplus(v) / dv = sigmoid(v)
+                            g = g * _sigmoid(delta[row, t, d0 + j] + delta_bias[d0 + j])
+                        grad_delta[row, t, d0 + j] = g
+                        grad_bias_chunk[j] += g
+                        grad_x[row, t, d0 + j] = g_x[j]
                 for j in range(width):
-                    g = g_dt[j]
-                    if softplus:  # d softplus(v) / dv = sigmoid(v)
-                        g = g * _sigmoid(delta[row, t, d0 + j] + delta_bias[d0 + j])
-                    grad_delta[row, t, d0 + j] = g
-                    grad_bias_chunk[j] += g
-                    grad_x[row, t, d0 + j] = g_x[j]
-            for j in range(width):
-                grad_bias_partial[worker, d0 + j] += grad_bias_chunk[j]
-                for n in range(states):
-                    grad_A_t_partial[worker, n, d0 + j] += grad_A_chunk[n, j]
+                    grad_bias_partial[block, d0 + j] += grad_bias_chunk[j]
+                    for n in range(states):
+                        grad_A_t_partial[block, n, d0 + j] += grad_A_chunk[n, j]
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -291,37 +294,38 @@ def conv_backward(x, weight_t, bias, silu, reverse, grad_out, grad_x, grad_weigh
     """Gradients of :func:`conv_forward`; ``grad_x`` and the ``*_partial`` buffers must be zeroed."""
     rows, length, channels = x.shape
     taps = weight_t.shape[0]
-    for row in prange(rows):
-        worker = numba.get_thread_id()
-        acc = np.empty(channels, dtype=x.dtype)
-        for t in range(length):
-            if silu:  # the pre-activation is needed for the SiLU derivative
+    blocks = grad_bias_partial.shape[0]  # a fixed split of the rows, whatever the scheduling
+    for block in prange(blocks):
+        for row in range(block * rows // blocks, (block + 1) * rows // blocks):
+            acc = np.empty(channels, dtype=x.dtype)
+            for t in range(length):
+                if silu:  # the pre-activation is needed for the SiLU derivative
+                    for d in range(channels):
+                        acc[d] = bias[d]
+                    for k in range(taps):
+                        source = t + (taps - 1) - k if reverse else t - (taps - 1) + k
+                        if 0 <= source < length:
+                            for d in range(channels):
+                                acc[d] += weight_t[k, d] * x[row, source, d]
+                    for d in range(channels):
+                        sig = _sigmoid(acc[d])
+                        acc[d] = grad_out[row, t, d] * sig * (1.0 + acc[d] * (1.0 - sig))
+                else:
+                    for d in range(channels):
+                        acc[d] = grad_out[row, t, d]
                 for d in range(channels):
-                    acc[d] = bias[d]
+                    grad_bias_partial[block, d] += acc[d]
                 for k in range(taps):
                     source = t + (taps - 1) - k if reverse else t - (taps - 1) + k
                     if 0 <= source < length:
                         for d in range(channels):
-                            acc[d] += weight_t[k, d] * x[row, source, d]
-                for d in range(channels):
-                    sig = _sigmoid(acc[d])
-                    acc[d] = grad_out[row, t, d] * sig * (1.0 + acc[d] * (1.0 - sig))
-            else:
-                for d in range(channels):
-                    acc[d] = grad_out[row, t, d]
-            for d in range(channels):
-                grad_bias_partial[worker, d] += acc[d]
-            for k in range(taps):
-                source = t + (taps - 1) - k if reverse else t - (taps - 1) + k
-                if 0 <= source < length:
-                    for d in range(channels):
-                        grad_x[row, source, d] += weight_t[k, d] * acc[d]
-                        grad_weight_partial[worker, k, d] += x[row, source, d] * acc[d]
+                            grad_x[row, source, d] += weight_t[k, d] * acc[d]
+                            grad_weight_partial[block, k, d] += x[row, source, d] * acc[d]
 
 
 def worker_count() -> int:
-    """Upper bound of ``numba.get_thread_id()``: the size of the per-worker gradient buffers."""
-    return int(numba.config.NUMBA_NUM_THREADS)
+    """Numba's worker threads at most: the number of row blocks (and partial gradient buffers) of a backward."""
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]  # set at import, not in the stubs
 
 
 # One kernel launch at a time: numba's default threading layer aborts on concurrent launches from
