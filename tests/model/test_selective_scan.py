@@ -111,3 +111,27 @@ def test_shape_errors_name_the_argument() -> None:
     inputs["B"] = inputs["B"][:, :, :2]
     with pytest.raises(ValueError, match=r"B must have shape \(2, 5, 3\)"):
         selective_scan(**inputs)
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_numba_gradients_do_not_depend_on_the_thread_count() -> None:
+    """Parameter gradients are summed over a fixed split of the rows: bit-identical with 1 or many threads."""
+    from mtf_pose.model.ops._numba_kernels import worker_count
+
+    if worker_count() < 2:
+        pytest.skip("numba has a single worker thread on this machine: nothing to compare")
+    inputs = _inputs(64, 243, 64, 16, torch.float32)  # enough work for every thread to take a share
+    gradients = []
+    previous = torch.get_num_threads()
+    try:
+        # Which rows a thread takes varies from run to run (TBB steals work): repeat the many-thread runs.
+        for threads in (1,) + (worker_count(),) * 6:
+            torch.set_num_threads(threads)  # the kernels launch with torch's thread count
+            leaves = {k: v.clone().requires_grad_() for k, v in inputs.items()}
+            output = selective_scan(**leaves, backend="numba")
+            gradients.append(torch.autograd.grad(output.sum(), list(leaves.values())))
+    finally:
+        torch.set_num_threads(previous)
+    for run in gradients[1:]:
+        for name, one_thread, many_threads in zip(inputs, gradients[0], run):
+            assert torch.equal(one_thread, many_threads), name
