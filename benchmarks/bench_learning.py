@@ -6,7 +6,8 @@ both are then validated on S8 (every ``--val-stride``-th view, ground-truth 2D),
 ground-truth scale: the network under the standard protocol (with flip averaging), the MLP frame by
 frame, averaged over views. The MLP (51 -> 1024 -> 1024 -> 51, root-relative input) sees 256 frames
 drawn from each batch. It is a yardstick, not a product: if it learns and the network does not, the
-data pipeline is sound and the gap is the network's own pace.
+data pipeline is sound and the gap is the network's own pace. The error of predicting the training
+subjects' mean pose in every frame is printed too: the floor that any learner has to beat.
 
 The network runs at ``--frames`` (default 27: the same blocks, a shorter temporal position embedding)
 so that the comparison takes minutes; its BAM comes from ``--bam-weights`` (default: the embedded one).
@@ -59,6 +60,14 @@ def validate_mlp(mlp: FrameMLP, views: list) -> float:
     return float(np.mean(errors))
 
 
+def validate_mean_pose(train_views: list, views: list) -> float:
+    """MPJPE (mm) of predicting the training subjects' mean pose in every frame: the floor to beat."""
+    mean_pose = np.mean(np.concatenate([view.target for view in train_views]), axis=0)
+    errors = [mpjpe(np.broadcast_to(mean_pose * view.mm_per_unit[:, None, None], view.joints_mm.shape),
+                    view.joints_mm).mean() for view in views]
+    return float(np.mean(errors))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=400)
@@ -105,6 +114,7 @@ def main() -> None:
     print(f"\nafter {args.steps} steps ({time.monotonic() - started:.0f} s), S8 MPJPE with ground-truth 2D:")
     print(f"  MDTF tiny at {args.frames} frames: {network_val:.1f} mm")
     print(f"  per-frame MLP:             {mlp_val:.1f} mm")
+    print(f"  training mean pose:        {validate_mean_pose(train_views, val_views):.1f} mm")
     print("(train columns: mean loss of the last 50 steps, network units times the mean mm per unit)")
 
 
