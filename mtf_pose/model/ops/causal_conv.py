@@ -111,10 +111,10 @@ class _NumbaCausalConv(torch.autograd.Function):
 
         x, weight_t, bias_ = ctx.saved_tensors
         silu, reverse, use_bias, weight_dtype = ctx.options
-        workers = kernels.worker_count()
+        blocks = kernels.worker_count()  # row blocks, one partial gradient each
         grad_x = torch.zeros_like(x)
-        grad_weight_t = x.new_zeros(workers, *weight_t.shape)
-        grad_bias = x.new_zeros(workers, x.shape[-1])
+        grad_weight_t = x.new_zeros(blocks, *weight_t.shape)
+        grad_bias = x.new_zeros(blocks, x.shape[-1])
         kernels.launch(
             kernels.conv_backward, x.numpy(), weight_t.numpy(), bias_.numpy(), silu, reverse,
             grad_out.to(x.dtype).contiguous().numpy(), grad_x.numpy(), grad_weight_t.numpy(), grad_bias.numpy(),

@@ -234,12 +234,12 @@ class _NumbaSelectiveScan(torch.autograd.Function):
 
         x, delta, A_t, B, C, D_, z_, bias = ctx.saved_tensors
         use_z, use_bias, delta_softplus, reverse = ctx.options
-        workers = kernels.worker_count()
+        blocks = kernels.worker_count()  # row blocks, one partial gradient each
         grad_x, grad_delta = torch.empty_like(x), torch.empty_like(x)
         grad_B, grad_C = x.new_zeros(B.shape), x.new_zeros(C.shape)
         grad_z = torch.empty_like(x) if use_z else z_
-        grad_A_t = x.new_zeros(workers, *A_t.shape)
-        grad_D, grad_bias = x.new_zeros(workers, x.shape[-1]), x.new_zeros(workers, x.shape[-1])
+        grad_A_t = x.new_zeros(blocks, *A_t.shape)
+        grad_D, grad_bias = x.new_zeros(blocks, x.shape[-1]), x.new_zeros(blocks, x.shape[-1])
         kernels.launch(
             kernels.scan_backward, x.numpy(), delta.numpy(), A_t.numpy(), B.numpy(), C.numpy(), D_.numpy(),
             z_.numpy(), bias.numpy(), use_z, delta_softplus, reverse,
