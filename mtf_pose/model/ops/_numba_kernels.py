@@ -262,6 +262,20 @@ def scan_backward(  # type: ignore[no-untyped-def]
                         grad_A_t_partial[block, n, d0 + j] += grad_A_chunk[n, j]
 
 
+@njit(inline="always", fastmath=True)
+def _conv_preactivation(x, weight_t, bias, reverse, row, t, acc):  # type: ignore[no-untyped-def]
+    """``acc[:] = bias + sum_k weight_t[k] * x[row, source(t, k)]``: the convolution at one step of one row."""
+    length = x.shape[1]
+    taps = weight_t.shape[0]
+    for d in range(acc.shape[0]):
+        acc[d] = bias[d]
+    for k in range(taps):
+        source = t + (taps - 1) - k if reverse else t - (taps - 1) + k
+        if 0 <= source < length:
+            for d in range(acc.shape[0]):
+                acc[d] += weight_t[k, d] * x[row, source, d]
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def conv_forward(x, weight_t, bias, silu, reverse, out):  # type: ignore[no-untyped-def]
     """Depthwise causal convolution, ``weight_t`` ``(K, D)``; optional SiLU.
@@ -274,13 +288,7 @@ def conv_forward(x, weight_t, bias, silu, reverse, out):  # type: ignore[no-unty
     for row in prange(rows):
         acc = np.empty(channels, dtype=x.dtype)
         for t in range(length):
-            for d in range(channels):
-                acc[d] = bias[d]
-            for k in range(taps):
-                source = t + (taps - 1) - k if reverse else t - (taps - 1) + k
-                if 0 <= source < length:
-                    for d in range(channels):
-                        acc[d] += weight_t[k, d] * x[row, source, d]
+            _conv_preactivation(x, weight_t, bias, reverse, row, t, acc)
             if silu:
                 for d in range(channels):
                     out[row, t, d] = acc[d] * _sigmoid(acc[d])
@@ -300,13 +308,7 @@ def conv_backward(x, weight_t, bias, silu, reverse, grad_out, grad_x, grad_weigh
             acc = np.empty(channels, dtype=x.dtype)
             for t in range(length):
                 if silu:  # the pre-activation is needed for the SiLU derivative
-                    for d in range(channels):
-                        acc[d] = bias[d]
-                    for k in range(taps):
-                        source = t + (taps - 1) - k if reverse else t - (taps - 1) + k
-                        if 0 <= source < length:
-                            for d in range(channels):
-                                acc[d] += weight_t[k, d] * x[row, source, d]
+                    _conv_preactivation(x, weight_t, bias, reverse, row, t, acc)
                     for d in range(channels):
                         sig = _sigmoid(acc[d])
                         acc[d] = grad_out[row, t, d] * sig * (1.0 + acc[d] * (1.0 - sig))
