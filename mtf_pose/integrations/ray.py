@@ -58,6 +58,7 @@ from mtf_pose.batch import (
     GracefulStop,
     ModelTiming,
     PreparedInput,
+    discover_and_count,
     hide_progress,
     lift_isolating_failures,
     list_failures_in_input_order,
@@ -65,7 +66,6 @@ from mtf_pose.batch import (
     prepare_input,
     recorded_outputs,
     remove_partial_files,
-    discover_and_count,
 )
 from mtf_pose.io import KeypointSource, get_output_format
 from mtf_pose.io.base import Coordinates
