@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _h36m import require_data
 from torch import nn
 
-from _h36m import require_data
 from mtf_pose.evaluation.metrics import mpjpe
 from mtf_pose.hub import default_weights_dir
 from mtf_pose.model import ModelConfig

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from _h36m import require_data
 
 import mtf_pose.lifter as lifter_module
-from _h36m import require_data
 from mtf_pose import Lifter
 from mtf_pose._windows import plan_clips
 from mtf_pose.evaluation.h36m import pixel_input

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from _h36m import require_data
+
 from mtf_pose import Lifter
-from mtf_pose.evaluation.metrics import mpjpe
 from mtf_pose.evaluation.h36m import pixel_input
+from mtf_pose.evaluation.metrics import mpjpe
 from mtf_pose.training.h36m import load_views
 
 

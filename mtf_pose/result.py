@@ -54,7 +54,7 @@ def metres_per_unit(
     joints_normalized: NDArray[np.floating], subject_height: float, fps: float
 ) -> NDArray[np.float32]:
     """Per-frame scale from network units to metres (see the module docstring)."""
-    chain = running_median(chain_length(joints_normalized), int(round(fps)))
+    chain = running_median(chain_length(joints_normalized), round(fps))
     chain = np.maximum(chain, 1e-6)
     return (STATURE_CHAIN_RATIO * subject_height / chain).astype(np.float32)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from fake_hub import FakeHub, Repo
+
 from mtf_pose import Lifter, WeightsError
 from mtf_pose.model import ModelConfig, build_model
 from mtf_pose.weights import CONFIG_NAME, WEIGHTS_NAME, WeightsConfig, save_weights

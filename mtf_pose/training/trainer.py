@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from mtf_pose._atomic import write_atomic
 from mtf_pose.evaluation.h36m import evaluate_views
-from mtf_pose.model import MDTF, ModelConfig, build_model, bone_features, get_preset, polar_angle_classes
+from mtf_pose.model import MDTF, ModelConfig, bone_features, build_model, get_preset, polar_angle_classes
 from mtf_pose.training.augment import AugmentConfig, make_training_input
 from mtf_pose.training.clips import clip_indices, clip_starts
 from mtf_pose.training.h36m import H36MView, load_views

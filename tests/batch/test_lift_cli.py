@@ -12,7 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batch_helpers import FPS, IMAGE_SIZE, cli_env, console_script, lift_with_api, make_mixed_folder, person, run_cli, visible_files
+from batch_helpers import (
+    FPS,
+    IMAGE_SIZE,
+    cli_env,
+    console_script,
+    lift_with_api,
+    make_mixed_folder,
+    person,
+    run_cli,
+    visible_files,
+)
 
 from mtf_pose import Lifter, LiftResult
 from mtf_pose._atomic import PARTIAL_SUFFIX

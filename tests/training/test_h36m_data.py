@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtf_pose.training.h36m import NECK, HEAD, THORAX, Camera, fit_neck_model, load_views
+from mtf_pose.training.h36m import HEAD, NECK, THORAX, Camera, fit_neck_model, load_views
 
 pytestmark = pytest.mark.h36m
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from synthetic import synthetic_views
 
 from mtf_pose.model import ModelConfig, build_model
 from mtf_pose.training.trainer import TrainConfig, Trainer
 from mtf_pose.weights import save_weights
-from synthetic import synthetic_views
 
 TINY = ModelConfig(name="test", depth=1, channels=16, frames=27, drop_path_rate=0.1)
 

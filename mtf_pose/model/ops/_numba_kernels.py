@@ -284,7 +284,6 @@ def conv_forward(x, weight_t, bias, silu, reverse, out):  # type: ignore[no-unty
     zero outside the sequence.
     """
     rows, length, channels = x.shape
-    taps = weight_t.shape[0]
     for row in prange(rows):
         acc = np.empty(channels, dtype=x.dtype)
         for t in range(length):
