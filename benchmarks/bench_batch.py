@@ -43,11 +43,15 @@ WRITERS: dict[str, Callable[[Path, np.ndarray], Path]] = {
     "alphapose": lambda stem, k: _samples.write_alphapose(stem.with_suffix(".json"), {1: k}),
     "coco": lambda stem, k: _samples.write_coco_results(stem.with_suffix(".json"), {0: k}),
     "mmpose": lambda stem, k: _samples.write_mmpose(stem.with_suffix(".json"), {0: k}),
-    "openpose": lambda stem, k: _samples.write_openpose(stem, {0: _samples.coco_to(k, "openpose_body25")}, prefix=stem.name),
+    "openpose": lambda stem, k: _samples.write_openpose(
+        stem, {0: _samples.coco_to(k, "openpose_body25")}, prefix=stem.name
+    ),
 }
 
 
-def generate(folder: Path, files: int, min_frames: int, max_frames: int, fps: float, formats: list[str], seed: int) -> int:
+def generate(
+    folder: Path, files: int, min_frames: int, max_frames: int, fps: float, formats: list[str], seed: int
+) -> int:
     rng = np.random.default_rng(seed)
     lengths = rng.integers(min_frames, max_frames + 1, size=files)
     for index, frames in enumerate(lengths):
@@ -84,7 +88,8 @@ def main() -> None:
         inputs.mkdir()
         started = time.perf_counter()
         frames = generate(inputs, args.files, args.min_frames, args.max_frames, args.fps, formats, args.seed)
-        print(f"generated {args.files} files ({frames} frames, {', '.join(formats)}) in {time.perf_counter() - started:.1f} s",
+        print(f"generated {args.files} files ({frames} frames, {', '.join(formats)}) "
+              f"in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
         options = BatchOptions(
             output_dir=outputs, fps=args.fps, image_size=IMAGE_SIZE, layout="coco", weights=args.weights,
@@ -97,11 +102,13 @@ def main() -> None:
     wall = summary.wall_s
     figures = {
         "files": args.files, "frames": summary.frames, "fps_of_sequences": args.fps, "formats": formats,
-        "jobs": args.jobs, "batch_size": args.batch_size, "flip": not args.no_flip, "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(), "wall_s": wall, "files_per_s": args.files / wall, "frames_per_s": summary.frames / wall,
+        "jobs": args.jobs, "batch_size": args.batch_size, "flip": not args.no_flip,
+        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "wall_s": wall,
+        "files_per_s": args.files / wall, "frames_per_s": summary.frames / wall,
         "read_s": summary.read_s, "lift_s": summary.lift_s, "write_s": summary.write_s,
     }
-    print(f"{args.files} files, {summary.frames} frames ({args.min_frames}-{args.max_frames} per file at {args.fps:g} fps; "
+    print(f"{args.files} files, {summary.frames} frames "
+          f"({args.min_frames}-{args.max_frames} per file at {args.fps:g} fps; "
           f"{', '.join(formats)}), flip {'on' if not args.no_flip else 'off'}, batch {args.batch_size}, "
           f"jobs {args.jobs}, torch threads {torch.get_num_threads()}")
     print(f"wall time     {wall:8.1f} s   {args.files / wall:6.2f} files/s   {summary.frames / wall:7.0f} frames/s")

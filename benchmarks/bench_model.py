@@ -67,7 +67,10 @@ def main() -> None:
     peak = matmul_peak_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"matmul peak (2048x2048 fp32): {peak:.1f} GFLOP/s\n")
-    header = f"{'preset':<6} {'backend':<7} {'batch':>5} {'flip':>5} {'frames/s':>9} {'ms/clip':>8} {'matmul GFLOP/s':>15} {'of peak':>8}"
+    header = (
+        f"{'preset':<6} {'backend':<7} {'batch':>5} {'flip':>5} {'frames/s':>9} {'ms/clip':>8} "
+        f"{'matmul GFLOP/s':>15} {'of peak':>8}"
+    )
     print(header)
     print("-" * len(header))
     for preset in args.presets.split(","):

@@ -92,7 +92,8 @@ def main() -> None:
         x = torch.randn(rows, length, 64, generator=g)
         inputs = {
             "x": x, "delta": torch.randn(rows, length, 64, generator=g) * 0.5 - 1,
-            "A": -torch.exp(torch.randn(64, 16, generator=g) * 0.5 + 1), "B": torch.randn(rows, length, 16, generator=g),
+            "A": -torch.exp(torch.randn(64, 16, generator=g) * 0.5 + 1),
+            "B": torch.randn(rows, length, 16, generator=g),
             "C": torch.randn(rows, length, 16, generator=g), "D": torch.randn(64, generator=g),
             "z": torch.randn(rows, length, 64, generator=g), "delta_bias": torch.randn(64, generator=g),
         }

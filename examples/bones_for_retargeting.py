@@ -40,7 +40,8 @@ def main() -> None:
     for frame in range(0, result.frames, int(result.fps)):
         x, y, z = result.bone_directions[frame, forearm]
         azimuth, polar = np.degrees(result.bone_angles[frame, forearm])
-        print(f"  t={frame / result.fps:4.1f}s  ({x:+.2f}, {y:+.2f}, {z:+.2f})  azimuth {azimuth:+6.1f}  polar {polar:5.1f} deg")
+        print(f"  t={frame / result.fps:4.1f}s  ({x:+.2f}, {y:+.2f}, {z:+.2f})  "
+              f"azimuth {azimuth:+6.1f}  polar {polar:5.1f} deg")
 
 
 if __name__ == "__main__":

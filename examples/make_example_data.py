@@ -29,7 +29,9 @@ def walker(frames: int, fps: float) -> dict[str, np.ndarray]:
         thigh = 0.45 * np.stack([np.sin(0.45 * swing), -np.cos(0.45 * swing), np.zeros_like(t)], -1)
         knee = hip + thigh
         bend = 0.45 * swing + 0.6 * np.clip(-np.cos(phase + (0 if sign > 0 else np.pi)), 0, None)
-        ankle = knee + 0.44 * np.stack([np.sin(0.45 * swing - bend), -np.cos(0.45 * swing - bend), np.zeros_like(t)], -1)
+        ankle = knee + 0.44 * np.stack(
+            [np.sin(0.45 * swing - bend), -np.cos(0.45 * swing - bend), np.zeros_like(t)], -1
+        )
         joints.update({f"{side}_hip": hip, f"{side}_knee": knee, f"{side}_ankle": ankle})
     thorax = pelvis + 0.5 * up + np.array([0.03, 0.0, 0.0])
     for side, sign in (("left", 1.0), ("right", -1.0)):

@@ -526,7 +526,9 @@ class _LiftItem:
 class _BatchRun:
     """One run of :func:`run_batch` (kept as an object so its parts stay small)."""
 
-    def __init__(self, options: BatchOptions, lifter: Lifter | None = None, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, options: BatchOptions, lifter: Lifter | None = None, log: Callable[[str], None] | None = None
+    ) -> None:
         from mtf_pose.hub import resolve_weights
 
         self.options = options
@@ -558,7 +560,10 @@ class _BatchRun:
             self.stop.installed(),
             ThreadPoolExecutor(workers, thread_name_prefix="mtf-pose-read") as readers,
             ThreadPoolExecutor(workers, thread_name_prefix="mtf-pose-write") as writers,
-            tqdm(total=len(discovery.inputs), unit="file", desc="lifting", disable=hide_progress(options), file=sys.stderr) as bar,
+            tqdm(
+                total=len(discovery.inputs), unit="file", desc="lifting", disable=hide_progress(options),
+                file=sys.stderr,
+            ) as bar,
         ):
             self.ledger = BatchLedger(options, self.summary, bar, self.log)
             self.summary.partial_files_removed = remove_partial_files(options.output_dir)
@@ -585,7 +590,9 @@ class _BatchRun:
                 if recorded is not None:
                     self.ledger.recorded_done(job, recorded)
                     continue
-                reads.append((job, self._submit(self._readers, partial(prepare_input, job.input, self.options, self.timing))))
+                reads.append(
+                    (job, self._submit(self._readers, partial(prepare_input, job.input, self.options, self.timing)))
+                )
             if not reads:
                 break
             job, pending = reads[0]

@@ -87,7 +87,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for inputs in args.inputs.split(","):
         if inputs not in ("gt", "detected"):
             raise CliError(f"--inputs takes 'gt' and/or 'detected', got {inputs!r}")
-        runs = [("ground-truth scale", evaluate_views(lifter.model, views, inputs=inputs, flip=flip, progress=progress))]
+        runs = [
+            ("ground-truth scale", evaluate_views(lifter.model, views, inputs=inputs, flip=flip, progress=progress))
+        ]
         if args.metric_output:
             runs.append(("Lifter metric output", evaluate_views_with_lifter(lifter, views, inputs=inputs, flip=flip,
                                                                             progress=progress)))
@@ -139,7 +141,8 @@ def _add_lift_parser(commands: argparse._SubParsersAction) -> None:  # type: ign
     lift.add_argument("--batch-size", type=int, default=8, help="clips per network batch (default: 8)")
     lift.add_argument("--threads", type=int, default=None,
                       help="CPU threads for the network (default: PyTorch's; with --engine ray: per actor, its CPUs)")
-    lift.add_argument("--no-flip", action="store_true", help="no flip averaging (twice as fast, a little less accurate)")
+    lift.add_argument("--no-flip", action="store_true",
+                      help="no flip averaging (twice as fast, a little less accurate)")
     lift.add_argument("--subject-height", type=float, default=1.70, help="height in metres that sets the scale")
     lift.add_argument("--output-format", choices=list_output_formats(), default="npz", help="default: npz")
     lift.add_argument("--skip-existing", action="store_true", help="skip outputs that exist (resume a run)")
@@ -275,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--view-stride", type=int, default=1, help="evaluate every n-th view (default: all)")
     evaluate.add_argument("--no-flip", action="store_true", help="no flip averaging")
     evaluate.add_argument("--metric-output", action="store_true",
-                          help="also evaluate the Lifter's metric output (pixels in, metres out, no ground-truth scale)")
+                          help="also evaluate the Lifter's metric output "
+                               "(pixels in, metres out, no ground-truth scale)")
     evaluate.add_argument("--threads", type=int, default=None, help="CPU threads")
     evaluate.add_argument("--json", default=None, help="also write the tables as JSON here")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")

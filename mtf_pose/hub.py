@@ -50,7 +50,9 @@ def resolve_weights(
     text = str(source)
     if text.count("/") > 1 or text.startswith((".", "/", "~")) or not _REPO_ID.match(text):
         raise WeightsError(f"{text}: no such file or folder, and not a Hugging Face Hub repo id (user/name)")
-    return download_weights(text, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token)
+    return download_weights(
+        text, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+    )
 
 
 def download_weights(
@@ -93,7 +95,9 @@ def download_weights(
     except RevisionNotFoundError:
         raise WeightsError(f"{where}: the repo has no revision {revision!r}") from None
     except EntryNotFoundError:
-        raise WeightsError(f"{where}: the repo lacks {CONFIG_NAME} or {WEIGHTS_NAME}; a weights repo needs both") from None
+        raise WeightsError(
+            f"{where}: the repo lacks {CONFIG_NAME} or {WEIGHTS_NAME}; a weights repo needs both"
+        ) from None
     except HfHubHTTPError as error:
         raise WeightsError(f"{where}: the Hub answered with an error: {error}") from None
     if config.parent != weights.parent:

@@ -55,7 +55,9 @@ def describe(path: str | Path | None, format: str | None = None) -> Description:
     if location.is_file() and _is_lift_result(location):
         return describe_result(location)
     text = str(path)
-    looks_like_repo_id = "/" in text and not text.startswith((".", "/", "~")) and location.suffix.lower() not in handled_extensions()
+    looks_like_repo_id = (
+        "/" in text and not text.startswith((".", "/", "~")) and location.suffix.lower() not in handled_extensions()
+    )
     if not location.exists() and format is None and looks_like_repo_id:
         return describe_weights(resolve_weights(text), text)
     return describe_keypoints(read_keypoints(location, format))
@@ -88,7 +90,8 @@ def describe_keypoints(keypoints: KeypointFile) -> Description:
         if len(tracks) > MAX_PEOPLE_LISTED:
             details.append(f"    ... and {len(tracks) - MAX_PEOPLE_LISTED} more")
     tracks_data = [
-        {"key": t.key, "first_frame": t.first_frame, "frames": t.frames, "missing_frames": t.missing_frames} for t in tracks
+        {"key": t.key, "first_frame": t.first_frame, "frames": t.frames, "missing_frames": t.missing_frames}
+        for t in tracks
     ]
     return Description("keypoints", str(keypoints.source), facts, details, {"tracks": tracks_data})
 
@@ -103,7 +106,9 @@ def _layout_text(track: PersonTrack) -> str:
         return f"none of the supported layouts has {track.num_joints} joints"
     guess = guess_17_joint_layout(track.keypoints) if track.num_joints == 17 else None
     text = f"not recorded: {track.num_joints} joints fit {', '.join(candidates)}"
-    return text + (f"; the joint positions look like {guess} (lift with --layout {guess})" if guess else " (lift with --layout)")
+    return text + (
+        f"; the joint positions look like {guess} (lift with --layout {guess})" if guess else " (lift with --layout)"
+    )
 
 
 def _size_text(tracks: list[PersonTrack]) -> str:
@@ -138,7 +143,9 @@ def describe_weights(folder: Path, label: str) -> Description:
     details = ["  validation:"] + [f"    {name}: {text}" for name, text in validation.items()] if validation else []
     card = folder / CARD_NAME
     if card.is_file():
-        details += ["  model card (README.md):"] + [f"    {line}" for line in card.read_text(encoding="utf-8").splitlines()]
+        details += ["  model card (README.md):"] + [
+            f"    {line}" for line in card.read_text(encoding="utf-8").splitlines()
+        ]
     else:
         details += ["  no model card (README.md)"]
     return Description(

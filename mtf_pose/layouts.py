@@ -52,7 +52,9 @@ class JointLayout:
         """Source joints that feed at least one H36M joint."""
         return sorted({s for sources in self.sources for s in sources})
 
-    def to_h36m(self, keypoints: NDArray[np.floating], confidence: NDArray[np.floating]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def to_h36m(
+        self, keypoints: NDArray[np.floating], confidence: NDArray[np.floating]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``(T, J, 2)`` coordinates and ``(T, J)`` confidence -> the same in H36M-17 order."""
         matrix = self.weights()
         coordinates = np.einsum("hj,tjc->thc", matrix, np.nan_to_num(keypoints, nan=0.0))

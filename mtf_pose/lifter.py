@@ -55,7 +55,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
 class Lifter:
     """An MDTF network with the preprocessing its weights were trained with."""
 
-    def __init__(self, model: MDTF, config: WeightsConfig, *, source: str = "", device: str | torch.device = "auto") -> None:
+    def __init__(
+        self, model: MDTF, config: WeightsConfig, *, source: str = "", device: str | torch.device = "auto"
+    ) -> None:
         self.device = resolve_device(device)
         # Inference only: no autograd bookkeeping (call lifter.model.requires_grad_(True) to fine-tune).
         self.model = model.to(self.device).eval().requires_grad_(False)
@@ -155,7 +157,9 @@ class Lifter:
         ``progress``: a progress bar; ``None`` shows one for long inputs on a terminal.
         """
         fields: dict[str, Any] = {
-            k: v for k, v in (("layout", layout), ("image_size", image_size), ("fps", fps), ("confidence", confidence)) if v is not None
+            k: v
+            for k, v in (("layout", layout), ("image_size", image_size), ("fps", fps), ("confidence", confidence))
+            if v is not None
         }
         if coordinates != "pixels":
             fields["coordinates"] = coordinates
@@ -202,7 +206,13 @@ class Lifter:
         ]
 
     def _run(
-        self, prepared: list[PreparedSequence], plans: list[ClipPlan], *, flip: bool, batch_size: int, progress: bool | None
+        self,
+        prepared: list[PreparedSequence],
+        plans: list[ClipPlan],
+        *,
+        flip: bool,
+        batch_size: int,
+        progress: bool | None,
     ) -> list[NDArray[np.float32]]:
         clips = np.concatenate([plan.gather(item.keypoints) for item, plan in zip(prepared, plans)])
         total = clips.shape[0]

@@ -65,7 +65,8 @@ class KeypointSequence(BaseModel):
             )
         if array.ndim != 3 or array.shape[-1] not in (2, 3):
             raise ValueError(
-                f"keypoints must have shape (frames, joints, 2) or (frames, joints, 3) with confidence; got {array.shape}"
+                "keypoints must have shape (frames, joints, 2) or (frames, joints, 3) with confidence; "
+                f"got {array.shape}"
             )
         if array.shape[0] == 0:
             raise ValueError("keypoints is empty (0 frames); pass at least one frame")
@@ -135,7 +136,9 @@ class KeypointSequence(BaseModel):
             if channels == 3:
                 raise ValueError("confidence is given twice: as keypoints[..., 2] and as confidence=")
             if self.confidence.shape != (frames, joints):
-                raise ValueError(f"confidence must have shape (frames, joints) = {(frames, joints)}; got {self.confidence.shape}")
+                raise ValueError(
+                    f"confidence must have shape (frames, joints) = {(frames, joints)}; got {self.confidence.shape}"
+                )
         scores = self.confidence if self.confidence is not None else (self.keypoints[..., 2] if channels == 3 else None)
         if scores is not None:
             finite = scores[np.isfinite(scores)]
@@ -155,7 +158,9 @@ def _as_float_array(value: Any, name: str) -> NDArray[np.float64]:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numbers (a NumPy array, nested lists or a tensor); got {type(value).__name__}") from None
+        raise ValueError(
+            f"{name} must be numbers (a NumPy array, nested lists or a tensor); got {type(value).__name__}"
+        ) from None
     return array
 
 
@@ -284,7 +289,8 @@ def _check_extent(pixels: NDArray[np.float64], coordinates: str) -> None:
     if np.nanmax(extent) < MIN_EXTENT_PIXELS:
         hint = "coordinates in [0, 1]? pass coordinates='unit'" if coordinates == "pixels" else "is image_size right?"
         raise KeypointInputError(
-            f"keypoints span less than {MIN_EXTENT_PIXELS:g} pixels over the whole sequence ({extent.max():.3g}); {hint}"
+            f"keypoints span less than {MIN_EXTENT_PIXELS:g} pixels over the whole sequence "
+            f"({extent.max():.3g}); {hint}"
         )
 
 

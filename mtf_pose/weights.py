@@ -91,7 +91,9 @@ def read_config(path: str | Path) -> WeightsConfig:
     try:
         return WeightsConfig.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise WeightsError(f"{path}: file not found (a weights folder holds {CONFIG_NAME} and {WEIGHTS_NAME})") from None
+        raise WeightsError(
+            f"{path}: file not found (a weights folder holds {CONFIG_NAME} and {WEIGHTS_NAME})"
+        ) from None
     except json.JSONDecodeError as error:
         raise WeightsError(f"{path}: not valid JSON ({error})") from None
     except ValidationError as error:

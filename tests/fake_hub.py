@@ -93,7 +93,11 @@ class FakeHub:
                     return self._send(200, json.dumps({"errors": [], "warnings": []}).encode())
                 if path == "/api/repos/create":
                     payload = json.loads(body)
-                    repo_id = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+                    repo_id = (
+                        f"{payload['organization']}/{payload['name']}"
+                        if payload.get("organization")
+                        else payload["name"]
+                    )
                     if repo_id in hub.repos:
                         return self._error(409, "RepoExists", "You already created this model repo")
                     hub.repos[repo_id] = Repo()

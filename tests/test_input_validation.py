@@ -58,7 +58,8 @@ CASES = [
     Case("text instead of numbers", lift_fields([["a", "b"]], **COCO_OK), "keypoints must be numbers"),
     Case("ragged nested lists", lift_fields([[[1, 2]], [[1, 2], [3, 4]]], **COCO_OK), "keypoints must be numbers"),
     Case("1-D array", lift_fields(np.zeros(34), **COCO_OK), "must have shape (frames, joints, 2)"),
-    Case("single frame without a frame axis", lift_fields(coco(1)[0], **COCO_OK), "add a leading axis: keypoints[None]"),
+    Case("single frame without a frame axis", lift_fields(coco(1)[0], **COCO_OK),
+         "add a leading axis: keypoints[None]"),
     Case("4-D array", lift_fields(np.zeros((2, 5, 17, 2)), **COCO_OK), "must have shape (frames, joints, 2)"),
     Case("4 values per joint", lift_fields(np.zeros((5, 17, 4)), **COCO_OK), "must have shape (frames, joints, 2)"),
     Case("no frames", lift_fields(np.zeros((0, 17, 2)), **COCO_OK), "keypoints is empty (0 frames)"),
@@ -69,7 +70,8 @@ CASES = [
     Case("every confidence 0", lift_fields(with_values(coco(), (..., 2), 0.0), **COCO_OK), "no joint is detected"),
     Case("layout with another joint count", lift_fields(coco(), layout="openpose_body25", image_size=(640, 480)),
          "has 25 joints but keypoints have 17"),
-    Case("unknown layout", lift_fields(coco(), layout="coco18", image_size=(640, 480)), "unknown joint layout 'coco18'"),
+    Case("unknown layout", lift_fields(coco(), layout="coco18", image_size=(640, 480)),
+         "unknown joint layout 'coco18'"),
     Case("17 joints, no layout", lift_fields(coco(), image_size=(640, 480)), "cannot tell the joint layout from 17"),
     Case("unsupported joint count", lift_fields(np.zeros((5, 20, 2)), image_size=(640, 480)), "from 20 joints"),
     Case("pixels without image size", lift_fields(coco(), layout="coco"), "image_size: required"),
@@ -211,7 +213,9 @@ def test_fuzzed_input_is_either_prepared_or_refused_cleanly(keypoints: np.ndarra
     missing=st.floats(0, 0.5),
     seed=st.integers(0, 2**16),
 )
-def test_fuzzed_valid_sequences_prepare_to_the_model_rate(frames: int, fps: float | None, missing: float, seed: int) -> None:
+def test_fuzzed_valid_sequences_prepare_to_the_model_rate(
+    frames: int, fps: float | None, missing: float, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     keypoints = coco(frames)
     keypoints[rng.random((frames, 17)) < missing, :2] = np.nan

@@ -40,7 +40,9 @@ def test_coco_by_hand() -> None:
     np.testing.assert_allclose(mapped[0, H36M["head"]], at("left_eye", "right_eye"))
     np.testing.assert_allclose(mapped[0, H36M["neck"]], at("nose"))
     # A derived joint is as confident as its least confident source.
-    assert scores[0, H36M["pelvis"]] == pytest.approx(min(confidence[0, coco["left_hip"]], confidence[0, coco["right_hip"]]))
+    assert scores[0, H36M["pelvis"]] == pytest.approx(
+        min(confidence[0, coco["left_hip"]], confidence[0, coco["right_hip"]])
+    )
 
 
 @pytest.mark.parametrize(("layout", "pelvis", "thorax", "head"), [

@@ -45,12 +45,18 @@ def python_example(name: str, code: str) -> Callable[[Path], tuple[str, str]]:
     return make
 
 
-def json_example(name: str, write: Callable[[Path], object], shown: str | None = None) -> Callable[[Path], tuple[str, str]]:
+def json_example(
+    name: str, write: Callable[[Path], object], shown: str | None = None
+) -> Callable[[Path], tuple[str, str]]:
     def make(folder: Path) -> tuple[str, str]:
         write(folder / name)
         path = folder / (shown or name)
         text = path.read_text(encoding="utf-8")
-        title = f"`{name}`" if shown is None else f"`{name}/` holds {len(list((folder / name).iterdir()))} frame files; the first, `{Path(shown).name}`"
+        title = (
+            f"`{name}`"
+            if shown is None
+            else f"`{name}/` holds {len(list((folder / name).iterdir()))} frame files; the first, `{Path(shown).name}`"
+        )
         return name, f"{title}:\n\n" + fenced(text, "json")
 
     return make

@@ -54,7 +54,11 @@ def walking_person(
     focal = 1.4 * width / 1.92
     camera = world - np.array([0.0, 1.2, 4.5])
     pixels = np.stack(
-        [width / 2 + focal * camera[..., 0] / -camera[..., 2], height / 2 - focal * camera[..., 1] / -camera[..., 2]], -1
+        [
+            width / 2 + focal * camera[..., 0] / -camera[..., 2],
+            height / 2 - focal * camera[..., 1] / -camera[..., 2],
+        ],
+        -1,
     )
     pixels += rng.normal(0, 1.0, pixels.shape)
     confidence = np.clip(rng.normal(0.9, 0.05, pixels.shape[:2]), 0.05, 1.0)
@@ -125,7 +129,9 @@ def _frames(people: People) -> int:
 def readable_json(value: Any, level: int = 0) -> str:
     """JSON with one line per object or list that holds other objects or lists, the rest inline."""
     def simple(item: Any) -> bool:
-        return not isinstance(item, (dict, list)) or (isinstance(item, list) and not any(isinstance(v, (dict, list)) for v in item))
+        return not isinstance(item, (dict, list)) or (
+            isinstance(item, list) and not any(isinstance(v, (dict, list)) for v in item)
+        )
 
     if isinstance(value, dict) and all(simple(v) for v in value.values()) or simple(value):
         return json.dumps(value)
@@ -153,7 +159,11 @@ def write_npy(path: Path, keypoints: NDArray[np.floating]) -> Path:
 def write_npz(path: Path, keypoints: NDArray[np.floating], **fields: Any) -> Path:
     """Keypoints under ``keypoints``, plus fields such as ``image_size``, ``fps``, ``layout``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, keypoints=np.asarray(keypoints, dtype=np.float32), **{k: np.asarray(v) for k, v in fields.items()})  # type: ignore[arg-type]
+    np.savez_compressed(
+        path,
+        keypoints=np.asarray(keypoints, dtype=np.float32),
+        **{k: np.asarray(v) for k, v in fields.items()},  # type: ignore[arg-type]
+    )
     return path
 
 
@@ -216,7 +226,8 @@ def write_openpose(
                 entries.append({
                     "person_id": [person_id if tracked else -1], "pose_keypoints_2d": _flat(pose, digits),
                     "face_keypoints_2d": [], "hand_left_keypoints_2d": [], "hand_right_keypoints_2d": [],
-                    "pose_keypoints_3d": [], "face_keypoints_3d": [], "hand_left_keypoints_3d": [], "hand_right_keypoints_3d": [],
+                    "pose_keypoints_3d": [], "face_keypoints_3d": [],
+                    "hand_left_keypoints_3d": [], "hand_right_keypoints_3d": [],
                 })
         _dump(folder / f"{prefix}_{frame:012d}_keypoints.json", {"version": 1.3, "people": entries}, pretty)
     return folder
@@ -232,7 +243,9 @@ def _mmpose_instance(pose: NDArray[np.floating], digits: int) -> dict[str, Any]:
     }
 
 
-def write_mmpose(path: Path, people: People, *, style: str = "inferencer", pretty: bool = False, digits: int = 2) -> Path:
+def write_mmpose(
+    path: Path, people: People, *, style: str = "inferencer", pretty: bool = False, digits: int = 2
+) -> Path:
     """MMPose predictions. ``style``: ``"inferencer"`` (``--pred-out-dir`` file: ``[{frame_id, instances}]``),
     ``"demo"`` (``{meta_info, instance_info}``, frame ids from 1) or ``"predictions"``
     (``{"predictions": [[instances of frame 0]], ...}``)."""
@@ -246,7 +259,9 @@ def write_mmpose(path: Path, people: People, *, style: str = "inferencer", prett
         document: Any = [{"frame_id": i, "instances": instances} for i, instances in enumerate(frames)]
     elif style == "demo":
         meta = {"dataset_name": "coco", "num_keypoints": 17, "keypoint_id2name": dict(enumerate(_COCO))}
-        document = {"meta_info": meta, "instance_info": [{"frame_id": i + 1, "instances": x} for i, x in enumerate(frames)]}
+        document = {
+            "meta_info": meta, "instance_info": [{"frame_id": i + 1, "instances": x} for i, x in enumerate(frames)]
+        }
     elif style == "predictions":
         document = {"predictions": [[instances] for instances in frames]}
     else:

@@ -68,7 +68,8 @@ class NpzReader(KeypointReader):
         key = self._keypoint_key(probe)
         if key is None:
             raise KeypointReadError(
-                f"no keypoint array found; members: {archive.names}. Name it 'keypoints' with shape (frames, joints, 2|3)"
+                f"no keypoint array found; members: {archive.names}. "
+                "Name it 'keypoints' with shape (frames, joints, 2|3)"
             )
         keypoints = keypoint_array(archive.get(key), f"member {key!r}")
         confidence_key = next((k for k in _CONFIDENCE_KEYS if k in archive), None)
@@ -87,7 +88,9 @@ class NpzReader(KeypointReader):
             fps=_number(archive, _FPS_KEYS),
             coordinates=_text(archive, ("coordinates",)),  # type: ignore[arg-type]
         )
-        notes = [f"keypoints from member {key!r}"] + ([f"confidence from member {confidence_key!r}"] if confidence_key else [])
+        notes = [f"keypoints from member {key!r}"] + (
+            [f"confidence from member {confidence_key!r}"] if confidence_key else []
+        )
         return KeypointFile(probe.source, self.name, [track], notes=notes)
 
     @staticmethod
@@ -156,7 +159,9 @@ class VideoPose3DReader(KeypointReader):
     name: ClassVar[str] = "videopose3d"
     title: ClassVar[str] = "VideoPose3D 2D keypoints (data_2d_*.npz)"
     extensions: ClassVar[tuple[str, ...]] = (".npz",)
-    detection: ClassVar[str] = "an .npz with a pickled 'positions_2d' dict (and usually 'metadata'), read without running the pickle"
+    detection: ClassVar[str] = (
+        "an .npz with a pickled 'positions_2d' dict (and usually 'metadata'), read without running the pickle"
+    )
 
     def detect(self, probe: Probe) -> bool:
         return "positions_2d" in probe.npz and probe.npz.dtype("positions_2d").hasobject
@@ -205,4 +210,6 @@ def _video_size(entry: Any, video: Any) -> tuple[float, float] | None:
     try:
         return float(entry["w"]), float(entry["h"])
     except (KeyError, TypeError, ValueError):
-        raise KeypointReadError(f"metadata['video_metadata'][{video!r}] must be {{'w': width, 'h': height}}; got {entry!r}") from None
+        raise KeypointReadError(
+            f"metadata['video_metadata'][{video!r}] must be {{'w': width, 'h': height}}; got {entry!r}"
+        ) from None

@@ -123,7 +123,9 @@ class Probe:
             raise KeypointReadError(f"cannot read the file ({error.strerror or error})") from None
         except ValueError as error:
             if "allow_pickle" in str(error):
-                raise KeypointReadError("the array holds Python objects (a pickle); only numeric arrays are read") from None
+                raise KeypointReadError(
+                    "the array holds Python objects (a pickle); only numeric arrays are read"
+                ) from None
             raise KeypointReadError(f"not a valid .npy array ({error})") from None
 
     @cached_property

@@ -46,7 +46,8 @@ class _DetectionListReader(KeypointReader):
             joints = joints or keypoints.shape[0]
             if keypoints.shape[0] != joints:
                 raise KeypointReadError(
-                    f"detection {index} (image {item['image_id']!r}) has {keypoints.shape[0]} joints, the first had {joints}"
+                    f"detection {index} (image {item['image_id']!r}) has {keypoints.shape[0]} joints, "
+                    f"the first had {joints}"
                 )
             detections.setdefault(frames[index], []).append(Detection(mark_undetected(keypoints), self._track_id(item)))
         assert joints is not None

@@ -48,7 +48,9 @@ def flat_keypoints(values: Any, what: str) -> NDArray[np.float64]:
         raise KeypointReadError(f"{what}: keypoints must be a flat list of numbers [x, y, score, ...]") from None
     if array.ndim != 1 or array.size == 0 or array.size % 3:
         length = array.size if array.ndim == 1 else f"shape {array.shape}"
-        raise KeypointReadError(f"{what}: keypoints must be a flat list [x, y, score, ...] of 3 values per joint; got {length}")
+        raise KeypointReadError(
+            f"{what}: keypoints must be a flat list [x, y, score, ...] of 3 values per joint; got {length}"
+        )
     return array.reshape(-1, 3)
 
 

@@ -38,7 +38,9 @@ class MMPoseReader(KeypointReader):
         except KeypointReadError:
             return False
         instances = [instance for _, frame in frames for instance in frame]
-        return bool(instances) and all(isinstance(i, Mapping) and all(k in i for k in _INSTANCE_KEYS) for i in instances[:20])
+        return bool(instances) and all(
+            isinstance(i, Mapping) and all(k in i for k in _INSTANCE_KEYS) for i in instances[:20]
+        )
 
     def read(self, probe: Probe) -> KeypointFile:
         frames, meta = _frames(probe.json)

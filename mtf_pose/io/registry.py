@@ -70,7 +70,9 @@ def detect_format(source: KeypointSource | str | Path, probe: Probe | None = Non
         if reader.detect(probe):
             return reader
     names = ", ".join(reader.name for reader in candidates)
-    raise KeypointReadError(f"unknown format: the content matches none of the {suffix} formats ({names}); {_describe(probe)}")
+    raise KeypointReadError(
+        f"unknown format: the content matches none of the {suffix} formats ({names}); {_describe(probe)}"
+    )
 
 
 def read_keypoints(source: KeypointSource | str | Path, format: str | None = None) -> KeypointFile:

@@ -80,7 +80,9 @@ def write_bvh_animation(result: LiftResult, path: Path) -> None:
     write_bvh(result, path)
 
 
-register_output_format(OutputFormat("npz", ".npz", LiftResult.save, "LiftResult arrays, compressed (LiftResult.load reads it)"))
+register_output_format(
+    OutputFormat("npz", ".npz", LiftResult.save, "LiftResult arrays, compressed (LiftResult.load reads it)")
+)
 register_output_format(OutputFormat("json", ".json", LiftResult.save, "LiftResult as JSON (LiftResult.load reads it)"))
 register_output_format(OutputFormat("csv", ".csv", write_csv, "one row per frame: joints in metres and confidence"))
 register_output_format(

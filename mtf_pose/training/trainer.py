@@ -104,7 +104,9 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             self.trained.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
-        self.train_views = train_views if train_views is not None else load_views(config.data_root, config.train_subjects)
+        self.train_views = (
+            train_views if train_views is not None else load_views(config.data_root, config.train_subjects)
+        )
         self.val_views = val_views if val_views is not None else load_views(config.data_root, config.val_subjects)
         self.clips = [
             (view_index, start)
@@ -196,7 +198,9 @@ class Trainer:
             for first in range(0, len(starts), 8):
                 index = np.stack([clip_indices(s, length, view.frames) for s in starts[first : first + 8]])
                 keypoints = view.keypoints_gt if self.config.val_inputs == "gt" else view.keypoints_detected
-                inputs = torch.from_numpy(np.concatenate([keypoints[index], np.ones_like(keypoints[index][..., :1])], -1))
+                inputs = torch.from_numpy(
+                    np.concatenate([keypoints[index], np.ones_like(keypoints[index][..., :1])], -1)
+                )
                 classes = polar_angle_classes(torch.from_numpy(view.target[index]))
                 predicted = self.model.bam(inputs).argmax(-1)
                 correct += int((predicted == classes)[..., 1:].sum())
@@ -238,7 +242,10 @@ class Trainer:
     def save_best(self, metrics: dict[str, float]) -> None:
         training = {
             "stage": self.config.stage,
-            "data": f"Human3.6M {', '.join(self.config.train_subjects)} (validation: {', '.join(self.config.val_subjects)})",
+            "data": (
+                f"Human3.6M {', '.join(self.config.train_subjects)} "
+                f"(validation: {', '.join(self.config.val_subjects)})"
+            ),
             "epochs_completed": self.epoch + 1,
             "validation": metrics,
             "recipe": json.loads(self.config.model_dump_json()),

@@ -19,7 +19,9 @@ FPS = 30.0
 IMAGE_SIZE = (1920, 1080)
 
 
-def person(frames: int = 40, *, shift: float = 0.0, seed: int = 0, image_size: tuple[int, int] = IMAGE_SIZE) -> np.ndarray:
+def person(
+    frames: int = 40, *, shift: float = 0.0, seed: int = 0, image_size: tuple[int, int] = IMAGE_SIZE
+) -> np.ndarray:
     """A walking person's COCO keypoints, rounded as a JSON file would keep them."""
     return np.round(_samples.walking_person(frames, fps=FPS, image_size=image_size, shift=shift, seed=seed), 2)
 
@@ -39,7 +41,12 @@ def cli_env() -> dict[str, str]:
 
 def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*console_script(), *map(str, args)], env=cli_env(), capture_output=True, text=True, timeout=timeout, check=False
+        [*console_script(), *map(str, args)],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -94,7 +101,10 @@ def make_mixed_folder(root: Path) -> tuple[dict[str, Expected], dict[str, str]]:
     _samples.write_coco_results(root / "coco_results.json", {0: coco})
     expected["coco_results.json.person0.npz"] = Expected(coco, "coco")
 
-    near, far = in_layout(person(40, seed=7), "openpose_body25"), in_layout(person(40, shift=2.2, seed=8), "openpose_body25")
+    near, far = (
+        in_layout(person(40, seed=7), "openpose_body25"),
+        in_layout(person(40, shift=2.2, seed=8), "openpose_body25"),
+    )
     far[30:] = np.nan  # leaves after frame 29
     _samples.write_openpose(root / "openpose", {0: near, 1: far}, prefix="clip")
     expected["openpose/clip_keypoints.person0.npz"] = Expected(near, "openpose_body25")
@@ -104,13 +114,17 @@ def make_mixed_folder(root: Path) -> tuple[dict[str, Expected], dict[str, str]]:
     _samples.write_mmpose(root / "mmpose_demo.json", {0: mm}, style="demo")
     expected["mmpose_demo.json.person0.npz"] = Expected(mm, "coco", first_frame=1)
 
-    unit = np.round(_samples.to_unit(_samples.coco_to(person(30, seed=10, image_size=(1280, 720)), "mediapipe33"), (1280, 720)), 4)
+    unit = np.round(
+        _samples.to_unit(_samples.coco_to(person(30, seed=10, image_size=(1280, 720)), "mediapipe33"), (1280, 720)), 4
+    )
     _samples.write_mediapipe_json(root / "mediapipe.json", unit, image_size=(1280, 720), fps=FPS)
     expected["mediapipe.json.npz"] = Expected(unit, "mediapipe33", (1280, 720), coordinates="unit")
 
     landmarks = _samples.to_unit(_samples.coco_to(person(30, seed=11), "mediapipe33"), IMAGE_SIZE)
     _samples.write_mediapipe_npy(root / "landmarks.npy", landmarks)
-    expected["landmarks.npy.npz"] = Expected(landmarks.astype(np.float32).astype(np.float64), "mediapipe33", coordinates="unit")
+    expected["landmarks.npy.npz"] = Expected(
+        landmarks.astype(np.float32).astype(np.float64), "mediapipe33", coordinates="unit"
+    )
 
     broken = {
         "broken.json": "not valid JSON: Expecting ',' delimiter at line 1, column",

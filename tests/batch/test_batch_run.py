@@ -20,7 +20,9 @@ from mtf_pose.io.discovery import discover_inputs
 
 
 def options(out: Path, **overrides: object) -> BatchOptions:
-    settings: dict[str, object] = {"output_dir": out, "fps": FPS, "image_size": IMAGE_SIZE, "flip": False, "progress": False}
+    settings: dict[str, object] = {
+        "output_dir": out, "fps": FPS, "image_size": IMAGE_SIZE, "flip": False, "progress": False
+    }
     return BatchOptions(**{**settings, **overrides})
 
 
@@ -90,7 +92,9 @@ def test_missing_facts_name_the_option_to_pass(tmp_path: Path, small_lifter: Lif
     summary, _ = run([tmp_path / "in"], tmp_path / "out", small_lifter, fps=None, layout="coco")
     assert [f.reason for f in summary.failures] == ["the file does not record its frame rate: pass --fps"]
     summary, _ = run([tmp_path / "in"], tmp_path / "out", small_lifter, image_size=None, layout="coco")
-    assert [f.reason for f in summary.failures] == ["the file does not record the image size: pass --image-size WIDTHxHEIGHT"]
+    assert [f.reason for f in summary.failures] == [
+        "the file does not record the image size: pass --image-size WIDTHxHEIGHT"
+    ]
     assert visible_files(tmp_path / "out") == set()
 
 
@@ -136,7 +140,9 @@ def test_rerun_skips_recorded_inputs_without_reading_them(tmp_path: Path, small_
     assert "not valid JSON" in third.failures[0].reason
 
 
-def test_an_output_without_a_record_is_kept_and_the_rest_of_its_input_is_lifted(tmp_path: Path, small_lifter: Lifter) -> None:
+def test_an_output_without_a_record_is_kept_and_the_rest_of_its_input_is_lifted(
+    tmp_path: Path, small_lifter: Lifter
+) -> None:
     _samples.write_alphapose(tmp_path / "in" / "ap.json", {1: person(20, seed=1), 2: person(20, shift=2.0, seed=2)})
     run([tmp_path / "in"], tmp_path / "out", small_lifter)
     kept = tmp_path / "out" / "ap.json.person1.npz"
@@ -177,10 +183,14 @@ def test_outputs_do_not_depend_on_the_number_of_workers(tmp_path: Path, small_li
     for index in range(3):
         keypoints = np.load(tmp_path / "in" / f"w{index}.npy")
         expected = small_lifter.lift(keypoints, layout="coco", image_size=IMAGE_SIZE, fps=FPS, flip=False)
-        np.testing.assert_allclose(LiftResult.load(tmp_path / "out" / f"w{index}.npy.npz").joints_3d, expected.joints_3d, atol=1e-5)
+        np.testing.assert_allclose(
+            LiftResult.load(tmp_path / "out" / f"w{index}.npy.npz").joints_3d, expected.joints_3d, atol=1e-5
+        )
 
 
-def test_an_output_format_is_one_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_lifter: Lifter) -> None:
+def test_an_output_format_is_one_registration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_lifter: Lifter
+) -> None:
     def write_frames(result: LiftResult, path: Path) -> None:
         write_text_atomic(path, f"{result.frames} frames\n")
 

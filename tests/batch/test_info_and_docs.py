@@ -31,7 +31,10 @@ def test_info_on_a_multi_person_file(tmp_path: Path) -> None:
     assert facts["people"] == "2 (track ids from 'idx')"
     assert (facts["frames"], facts["joints"], facts["layout"]) == ("40", "26", "halpe26 (from the file)")
     assert facts["image size"] == "not recorded (lift with --image-size WIDTHxHEIGHT)"
-    assert lines[-2:] == ["    person1: frames 0-39 (40 frames)", "    person2: frames 12-39 (28 frames, not detected in 5)"]
+    assert lines[-2:] == [
+        "    person1: frames 0-39 (40 frames)",
+        "    person2: frames 12-39 (28 frames, not detected in 5)",
+    ]
     as_json = json.loads(run_cli("info", tmp_path / "ap.json", "--json").stdout)
     assert as_json["tracks"][1] == {"key": "person2", "first_frame": 12, "frames": 28, "missing_frames": 5}
 
@@ -40,8 +43,14 @@ def test_info_guesses_the_layout_of_a_17_joint_array(tmp_path: Path) -> None:
     coco = person(10)
     _samples.write_npy(tmp_path / "coco.npy", coco)
     _samples.write_npy(tmp_path / "h36m.npy", _samples.coco_to(coco, "h36m"))
-    assert "the joint positions look like coco (lift with --layout coco)" in run_cli("info", tmp_path / "coco.npy").stdout
-    assert "the joint positions look like h36m (lift with --layout h36m)" in run_cli("info", tmp_path / "h36m.npy").stdout
+    assert (
+        "the joint positions look like coco (lift with --layout coco)"
+        in run_cli("info", tmp_path / "coco.npy").stdout
+    )
+    assert (
+        "the joint positions look like h36m (lift with --layout h36m)"
+        in run_cli("info", tmp_path / "h36m.npy").stdout
+    )
 
 
 def test_info_on_weights_and_bad_input(tmp_path: Path, small_weights: Path) -> None:
@@ -59,7 +68,10 @@ def test_info_on_weights_and_bad_input(tmp_path: Path, small_weights: Path) -> N
     (tmp_path / "bad.json").write_text("{")
     bad = run_cli("info", tmp_path / "bad.json")
     assert bad.returncode == 1 and bad.stdout == ""
-    assert bad.stderr.strip() == f"mtf-pose info: error: {tmp_path / 'bad.json'}: not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2"
+    assert bad.stderr.strip() == (
+        f"mtf-pose info: error: {tmp_path / 'bad.json'}: not valid JSON: "
+        "Expecting property name enclosed in double quotes at line 1, column 2"
+    )
 
 
 def test_format_pages_are_up_to_date() -> None:

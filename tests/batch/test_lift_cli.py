@@ -38,7 +38,9 @@ def test_lift_a_folder_of_every_format(tmp_path: Path, small_weights: Path, smal
     assert first.returncode == 1, first.stderr
     assert visible_files(out) == set(expected)
     lines = first.stdout.splitlines()
-    assert lines[0] == f"{len(expected) - 2 + len(broken)} inputs: 9 lifted, 0 skipped (outputs exist), {len(broken)} failed"
+    assert lines[0] == (
+        f"{len(expected) - 2 + len(broken)} inputs: 9 lifted, 0 skipped (outputs exist), {len(broken)} failed"
+    )
     assert lines[1].startswith(f"{len(expected)} outputs written, 0 already there")
     assert "1 file with other extensions ignored" in lines
     failures = lines[lines.index("failed:") + 1:]
@@ -70,13 +72,17 @@ def test_csv_output_of_one_person(tmp_path: Path, small_weights: Path, small_lif
     people = {3: person(30, seed=1), 8: person(30, shift=2.0, seed=2)}
     _samples.write_alphapose(tmp_path / "ap.json", people)
     done = run_cli("lift", tmp_path / "ap.json", "-o", tmp_path / "out", "--weights", small_weights, "--fps", "30",
-                   "--image-size", "1920,1080", "--person", "8", "--output-format", "csv", "--no-flip", "--threads", "1")
+                   "--image-size", "1920,1080", "--person", "8", "--output-format", "csv", "--no-flip",
+                   "--threads", "1")
     assert done.returncode == 0, done.stderr
     assert visible_files(tmp_path / "out") == {"ap.json.person8.csv"}
     with open(tmp_path / "out" / "ap.json.person8.csv", newline="") as handle:
         rows = list(csv.reader(handle))
     header, rows = rows[0], rows[1:]
-    assert header[:6] == ["frame", "time_s", "source_frame", "pelvis_x", "pelvis_y", "pelvis_z"] and len(header) == 3 + 17 * 4
+    assert (
+        header[:6] == ["frame", "time_s", "source_frame", "pelvis_x", "pelvis_y", "pelvis_z"]
+        and len(header) == 3 + 17 * 4
+    )
     reference = small_lifter.lift(people[8], layout="coco", image_size=IMAGE_SIZE, fps=FPS, flip=False)
     values = np.array([[float(v) for v in row] for row in rows])
     np.testing.assert_array_equal(values[:, 0], np.arange(30))
@@ -107,7 +113,8 @@ def many_short_files(folder: Path, count: int = 16) -> list[str]:
 
 def start_lift(folder: Path, out: Path, weights: Path, *extra: str) -> subprocess.Popen[str]:
     command = [*console_script(), "lift", str(folder), "-o", str(out), "--weights", str(weights), "--fps", "30",
-               "--image-size", "1920x1080", "--layout", "coco", "--no-flip", "--batch-size", "1", "--threads", "1", *extra]
+               "--image-size", "1920x1080", "--layout", "coco", "--no-flip", "--batch-size", "1", "--threads", "1",
+               *extra]
     return subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -19,7 +19,10 @@ def test_ids_are_used_when_they_identify_people() -> None:
     frames = {0: [Detection(at(100), 5), Detection(at(900), 2)], 1: [Detection(at(905), 2)], 2: [Detection(at(110), 5)]}
     tracks, how = build_tracks(frames, "idx")
     assert how == "track ids from 'idx'"
-    assert [(t.key, t.first_frame, t.frames, t.missing_frames) for t in tracks] == [("person2", 0, 2, 0), ("person5", 0, 3, 1)]
+    assert [(t.key, t.first_frame, t.frames, t.missing_frames) for t in tracks] == [
+        ("person2", 0, 2, 0),
+        ("person5", 0, 3, 1),
+    ]
 
 
 def test_an_id_repeated_within_a_frame_is_not_a_track_id() -> None:

@@ -96,7 +96,9 @@ def test_coco_results_number_frames_by_image_id_and_zero_confidence_joints_are_m
 
 
 def test_sparse_image_ids_are_not_taken_for_video_frames(tmp_path: Path) -> None:
-    records = [{"image_id": i, "category_id": 1, "keypoints": pose(1, 2).ravel().tolist(), "score": 1} for i in (1, 397133)]
+    records = [
+        {"image_id": i, "category_id": 1, "keypoints": pose(1, 2).ravel().tolist(), "score": 1} for i in (1, 397133)
+    ]
     with pytest.raises(KeypointReadError, match="not consecutive video frames"):
         read_keypoints(write_json(tmp_path / "r.json", records))
 
@@ -129,7 +131,10 @@ def test_openpose_folder_of_frames(tmp_path: Path) -> None:
 
 def test_openpose_person_ids_from_tracking_are_used(tmp_path: Path) -> None:
     for number in range(2):
-        write_json(tmp_path / f"{number:06d}_keypoints.json", openpose_frame([(pose(100, 100, 25), 4), (pose(900, 100, 25), 2)]))
+        write_json(
+            tmp_path / f"{number:06d}_keypoints.json",
+            openpose_frame([(pose(100, 100, 25), 4), (pose(900, 100, 25), 2)]),
+        )
     read = read_keypoints(tmp_path)
     assert [t.key for t in read.tracks] == ["person2", "person4"]
     assert read.people == "track ids from 'person_id'"
@@ -175,7 +180,8 @@ def test_mmpose_document_shapes(tmp_path: Path, style: str) -> None:
 
 def test_mmpose_h36m_meta_info_and_track_ids(tmp_path: Path) -> None:
     document = {"meta_info": {"dataset_name": "h36m"}, "instance_info": [
-        {"frame_id": 1, "instances": [mmpose_instance(pose(5, 5), track_id=3), mmpose_instance(pose(700, 5), track_id=8)]}]}
+        {"frame_id": 1, "instances": [
+            mmpose_instance(pose(5, 5), track_id=3), mmpose_instance(pose(700, 5), track_id=8)]}]}
     read = read_keypoints(write_json(tmp_path / "p.json", document))
     assert [t.key for t in read.tracks] == ["person3", "person8"]
     assert read.tracks[0].layout == "h36m" and read.tracks[0].first_frame == 1
@@ -191,7 +197,9 @@ def test_mediapipe_json_unit_coordinates_image_size_and_missing_frames(tmp_path:
     read = read_keypoints(write_json(tmp_path / "pose.json", document))
     (track,) = read.tracks
     assert read.format == "mediapipe" and track.key is None
-    assert (track.layout, track.coordinates, track.image_size, track.fps) == ("mediapipe33", "unit", (1280.0, 720.0), 25.0)
+    assert (track.layout, track.coordinates, track.image_size, track.fps) == (
+        "mediapipe33", "unit", (1280.0, 720.0), 25.0
+    )
     assert track.missing_frames == 1
     np.testing.assert_allclose(track.keypoints[2, 5], [0.415, 0.25, 0.8])
 

@@ -41,7 +41,9 @@ def _relative_error(value: torch.Tensor, reference: torch.Tensor) -> float:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("length", [1, 2, 17, 243, 1000])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_backend_matches_reference_forward_and_backward(backend: str, dtype: torch.dtype, length: int, reverse: bool) -> None:
+def test_backend_matches_reference_forward_and_backward(
+    backend: str, dtype: torch.dtype, length: int, reverse: bool
+) -> None:
     inputs = _inputs(2, length, 24, 16, dtype)
     leaves = {k: v.clone().requires_grad_() for k, v in inputs.items()}
     reference = selective_scan_reference(**leaves, reverse=reverse)

@@ -24,8 +24,9 @@ def s8(h36m_root: Path) -> list:
 
 def test_projection_agrees_with_the_independent_detector(s8: list) -> None:
     errors = np.concatenate([
-        np.linalg.norm(view.keypoints_gt_px - (view.keypoints_detected + [1, view.height / view.width]) * view.width / 2,
-                       axis=-1)
+        np.linalg.norm(
+            view.keypoints_gt_px - (view.keypoints_detected + [1, view.height / view.width]) * view.width / 2, axis=-1
+        )
         for view in s8
     ])
     # Joints both skeletons define the same way (not the spine, neck or head, which the two place differently).

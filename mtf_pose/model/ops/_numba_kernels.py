@@ -29,8 +29,8 @@ from numba import njit, prange, types
 from numba.extending import intrinsic, overload
 
 # The backward pass keeps the state and decay histories of one chunk of channels per row, each
-# (L, N, CHANNEL_CHUNK) floats: 1 MB at L=243, N=16. Wider chunks amortise the per-step reductions over channels; 64 measured
-# fastest of 16/32/64 (benchmarks/bench_scan.py).
+# (L, N, CHANNEL_CHUNK) floats: 1 MB at L=243, N=16. Wider chunks amortise the per-step reductions over
+# channels; 64 measured fastest of 16/32/64 (benchmarks/bench_scan.py).
 CHANNEL_CHUNK = 64
 
 
