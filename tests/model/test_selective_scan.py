@@ -63,6 +63,23 @@ def test_backend_matches_reference_forward_and_backward(
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("channels", [64, 150])
+def test_channels_spanning_several_kernel_chunks(backend: str, channels: int) -> None:
+    # The numba backward works on chunks of 64 channels: one full chunk, then two full and a partial one.
+    inputs = _inputs(2, 17, channels, 16, torch.float64)
+    leaves = {k: v.clone().requires_grad_() for k, v in inputs.items()}
+    reference = selective_scan_reference(**leaves, reverse=True)
+    grad_output = torch.randn_like(reference)
+    reference_grads = torch.autograd.grad(reference, list(leaves.values()), grad_output)
+    leaves2 = {k: v.clone().requires_grad_() for k, v in inputs.items()}
+    output = selective_scan(**leaves2, reverse=True, backend=backend)
+    grads = torch.autograd.grad(output, list(leaves2.values()), grad_output)
+    assert _relative_error(output, reference) < 1e-12
+    for name, grad, reference_grad in zip(leaves, grads, reference_grads):
+        assert _relative_error(grad, reference_grad) < 1e-12, name
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 def test_optional_gate_bias_and_plain_delta(backend: str) -> None:
     inputs = _inputs(3, 17, 8, 4, torch.float64)
     inputs.pop("z")
