@@ -12,6 +12,7 @@ per frame are counted analytically. Achieved matmul FLOP/s are printed as a frac
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -65,7 +66,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     peak = matmul_peak_gflops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")  # as the caller set it: torch loads first here
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY {policy}")
     print(f"matmul peak (2048x2048 fp32): {peak:.1f} GFLOP/s\n")
     header = (
         f"{'preset':<6} {'backend':<7} {'batch':>5} {'flip':>5} {'frames/s':>9} {'ms/clip':>8} "

@@ -11,6 +11,7 @@ all measured in this one run.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 
@@ -86,7 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, numba available: {numba_available()}")
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")  # as the caller set it: torch loads first here
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY {policy}, "
+        f"numba available: {numba_available()}"
+    )
     for rows, length in ((8 * 243, 17), (8 * 17, 243)):
         g = torch.Generator().manual_seed(0)
         x = torch.randn(rows, length, 64, generator=g)

@@ -10,6 +10,7 @@ time one epoch of the recipe takes: Human3.6M S1, S5, S6, S7, four cameras, clip
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -54,7 +55,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch} clips of 243 frames")
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")  # as the caller set it: torch loads first here
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY {policy}, "
+        f"batch {args.batch} clips of 243 frames"
+    )
     epoch_frames = TRAINING_CLIPS * 243
     for stage, batch in (("lifter", args.batch), ("bam", 4 * args.batch)):
         fps = measure(stage, batch, args.steps)

@@ -1,0 +1,108 @@
+"""OpenMP's wait policy and the numba kernels: PyTorch's default spinning against passive waiting.
+
+``import mtf_pose`` sets ``OMP_WAIT_POLICY=PASSIVE`` when torch is not loaded yet and the variable is
+unset. This prints what that buys: the time of one stage-2 training step (batch 8 clips of 243 frames,
+forward + backward + AdamW) and lifting speed (tiny, numba; batch 8 with flip averaging, batch 1
+without), each measured in fresh processes that take turns, so all settings see the same machine:
+torch imported first with the variable unset (OpenMP's default), the variable set by hand, and mtf_pose
+imported first with the variable unset (the package's default).
+
+    python benchmarks/bench_threads.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+# name: (OMP_WAIT_POLICY, module the worker imports first)
+SETTINGS = {
+    "torch first, unset": (None, "torch"),
+    "PASSIVE by hand": ("PASSIVE", "torch"),
+    "mtf_pose first, unset": (None, "mtf_pose"),
+}
+
+
+def worker(first: str) -> None:
+    """One measurement in this process; prints a JSON line."""
+    import importlib
+    import time
+
+    importlib.import_module(first)
+    import torch
+
+    from mtf_pose.model import bone_features, build_model
+    from mtf_pose.training.losses import lifter_loss
+
+    torch.manual_seed(0)
+    model = build_model("tiny")
+    optimizer = torch.optim.AdamW(model.lifter.parameters(), lr=1e-4)
+    inputs, targets = torch.randn(8, 243, 17, 3) * 0.3, torch.randn(8, 243, 17, 3) * 0.2
+
+    def train_step() -> None:
+        model.lifter.train()
+        with torch.no_grad():
+            features = bone_features(inputs, model.bam.eval()(inputs))
+        loss = lifter_loss(model.lifter(torch.cat([inputs, features], -1)), targets)["total"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    def best_seconds(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
+        fn()  # warm-up: numba compiles on first use
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    result = {"train_step_s": best_seconds(train_step, 3)}
+    model.eval()
+    with torch.no_grad():
+        for batch, flip in ((8, True), (1, False)):
+            clip = torch.randn(batch, 243, 17, 3) * 0.3
+            seconds = best_seconds(lambda clip=clip, flip=flip: model.predict(clip, flip=flip), 5)
+            result[f"lift_b{batch}_{'flip' if flip else 'noflip'}_fps"] = batch * 243 / seconds
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker)
+        return
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in SETTINGS}
+    for round_index in range(args.rounds):
+        for name, (policy, first) in SETTINGS.items():
+            env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+            if policy is not None:
+                env["OMP_WAIT_POLICY"] = policy
+            output = subprocess.run(
+                [sys.executable, __file__, "--worker", first], env=env, capture_output=True, text=True, check=True
+            ).stdout
+            runs[name].append(json.loads(output.strip().splitlines()[-1]))
+            print(f"round {round_index + 1}: {name}: {runs[name][-1]}", flush=True)
+    metrics = list(runs[next(iter(SETTINGS))][0])
+    medians = {name: {m: statistics.median(r[m] for r in results) for m in metrics} for name, results in runs.items()}
+    default = medians[next(iter(SETTINGS))]
+    print(f"\nmedians over {args.rounds} rounds; in brackets: speed-up over the first column")
+    print(" " * 22 + "".join(f"{name:>30}" for name in SETTINGS))
+    for metric in metrics:
+        cells = []
+        for name in SETTINGS:
+            value = medians[name][metric]
+            speedup = default[metric] / value if metric.endswith("_s") else value / default[metric]
+            cells.append(f"{value:.2f} ({speedup:.2f}x)")
+        print(f"{metric:<22}" + "".join(f"{cell:>30}" for cell in cells))
+
+
+if __name__ == "__main__":
+    main()
