@@ -1,11 +1,12 @@
 """OpenMP's wait policy and the numba kernels: PyTorch's default spinning against passive waiting.
 
-``import mtf_pose`` sets ``OMP_WAIT_POLICY=PASSIVE`` when torch is not loaded yet and the variable is
-unset. This prints what that buys: the time of one stage-2 training step (batch 8 clips of 243 frames,
-forward + backward + AdamW) and lifting speed (tiny, numba; batch 8 with flip averaging, batch 1
-without), each measured in fresh processes that take turns, so all settings see the same machine:
-torch imported first with the variable unset (OpenMP's default), the variable set by hand, and mtf_pose
-imported first with the variable unset (the package's default).
+``import mtf_pose`` sets ``OMP_WAIT_POLICY=PASSIVE`` when torch is not loaded yet, numba is installed
+and the variable is unset. This prints what that buys: the time of one stage-2 training step (batch 8
+clips of 243 frames, forward + backward + AdamW) and lifting speed (tiny, numba; batch 8 with flip
+averaging, batch 1 without; and batch 1 on the pure-PyTorch backend, which passive waiting slows). Each
+is measured in fresh processes that take turns, so all settings see the same machine: torch imported
+first with the variable unset (OpenMP's default), the variable set by hand, and mtf_pose imported first
+with the variable unset (the package's default).
 
     python benchmarks/bench_threads.py [--rounds 3]
 """
@@ -68,6 +69,10 @@ def worker(first: str) -> None:
             clip = torch.randn(batch, 243, 17, 3) * 0.3
             seconds = best_seconds(lambda clip=clip, flip=flip: model.predict(clip, flip=flip), 5)
             result[f"lift_b{batch}_{'flip' if flip else 'noflip'}_fps"] = batch * 243 / seconds
+        # The pure-PyTorch backend: many small parallel regions per scan step, where spinning pays.
+        clip = torch.randn(1, 243, 17, 3) * 0.3
+        model.set_backend("torch")
+        result["lift_b1_noflip_fps_torch_backend"] = 243 / best_seconds(lambda: model.predict(clip, flip=False), 3)
     print(json.dumps(result))
 
 

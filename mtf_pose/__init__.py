@@ -5,14 +5,16 @@
 >>> result = lifter.lift(keypoints, layout="coco", image_size=(1920, 1080), fps=30)
 """
 
+import importlib.util as _importlib_util
 import os as _os
 import sys as _sys
 
 # The numba kernels run on their own worker threads between PyTorch's OpenMP regions, and OpenMP's
-# default of spinning while idle takes the cores from them. Passive waiting measured a 1.2x faster
-# training step and 1.3x faster flip-averaged lifting on 2 cores (benchmarks/bench_threads.py). OpenMP
-# reads the setting once, when torch loads, so it can only be offered before that; an explicit setting wins.
-if "torch" not in _sys.modules:
+# default of spinning while idle takes the cores from them: passive waiting measured 1.2x faster
+# training steps and flip-averaged lifting on 2 cores, but less than half the speed for the pure-PyTorch
+# backend (benchmarks/bench_threads.py), so it is offered only where numba is installed. OpenMP reads the
+# setting once, when torch loads, so it can only be offered before that; an explicit setting wins.
+if "torch" not in _sys.modules and _importlib_util.find_spec("numba") is not None:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from mtf_pose._version import __version__
