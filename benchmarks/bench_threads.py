@@ -35,23 +35,9 @@ def worker(first: str) -> None:
 
     importlib.import_module(first)
     import torch
+    from bench_train import measure  # the training benchmark of this folder: the same step
 
-    from mtf_pose.model import bone_features, build_model
-    from mtf_pose.training.losses import lifter_loss
-
-    torch.manual_seed(0)
-    model = build_model("tiny")
-    optimizer = torch.optim.AdamW(model.lifter.parameters(), lr=1e-4)
-    inputs, targets = torch.randn(8, 243, 17, 3) * 0.3, torch.randn(8, 243, 17, 3) * 0.2
-
-    def train_step() -> None:
-        model.lifter.train()
-        with torch.no_grad():
-            features = bone_features(inputs, model.bam.eval()(inputs))
-        loss = lifter_loss(model.lifter(torch.cat([inputs, features], -1)), targets)["total"]
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    from mtf_pose.model import build_model
 
     def best_seconds(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
         fn()  # warm-up: numba compiles on first use
@@ -62,8 +48,8 @@ def worker(first: str) -> None:
             times.append(time.perf_counter() - start)
         return min(times)
 
-    result = {"train_step_s": best_seconds(train_step, 3)}
-    model.eval()
+    result = {"train_step_s": 8 * 243 / measure("lifter", batch=8, steps=3)}
+    model = build_model("tiny").eval()
     with torch.no_grad():
         for batch, flip in ((8, True), (1, False)):
             clip = torch.randn(batch, 243, 17, 3) * 0.3

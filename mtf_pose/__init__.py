@@ -10,7 +10,7 @@ import os as _os
 import sys as _sys
 
 # The numba kernels run on their own worker threads between PyTorch's OpenMP regions, and OpenMP's
-# default of spinning while idle takes the cores from them: passive waiting measured 1.2x faster
+# default of spinning while idle takes the cores from them: passive waiting measured 1.1-1.2x faster
 # training steps and flip-averaged lifting on 2 cores, but less than half the speed for the pure-PyTorch
 # backend (benchmarks/bench_threads.py), so it is offered only where numba is installed. OpenMP reads the
 # setting once, when torch loads, so it can only be offered before that; an explicit setting wins.

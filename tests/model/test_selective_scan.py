@@ -37,14 +37,8 @@ def _relative_error(value: torch.Tensor, reference: torch.Tensor) -> float:
     return float((value - reference).abs().max() / reference.abs().max().clamp_min(1e-30))
 
 
-@pytest.mark.parametrize("backend", CPU_BACKENDS)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("length", [1, 2, 17, 243, 1000])
-@pytest.mark.parametrize("reverse", [False, True])
-def test_backend_matches_reference_forward_and_backward(
-    backend: str, dtype: torch.dtype, length: int, reverse: bool
-) -> None:
-    inputs = _inputs(2, length, 24, 16, dtype)
+def _assert_matches_reference(backend: str, inputs: dict[str, torch.Tensor], reverse: bool) -> None:
+    """Output and the gradients of all eight inputs against the reference, within TOLERANCE."""
     leaves = {k: v.clone().requires_grad_() for k, v in inputs.items()}
     reference = selective_scan_reference(**leaves, reverse=reverse)
     grad_output = torch.randn_like(reference)
@@ -55,28 +49,28 @@ def test_backend_matches_reference_forward_and_backward(
     grads = torch.autograd.grad(
         output, list(leaves2.values()), grad_output, allow_unused=True, materialize_grads=True
     )
-    forward_tol, grad_tol = TOLERANCE[dtype]
-    assert output.dtype == dtype and output.shape == reference.shape
+    forward_tol, grad_tol = TOLERANCE[reference.dtype]
+    assert output.dtype == reference.dtype and output.shape == reference.shape
     assert _relative_error(output, reference) < forward_tol
     for name, grad, reference_grad in zip(leaves, grads, reference_grads):
         assert _relative_error(grad, reference_grad) < grad_tol, name
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("length", [1, 2, 17, 243, 1000])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_backend_matches_reference_forward_and_backward(
+    backend: str, dtype: torch.dtype, length: int, reverse: bool
+) -> None:
+    _assert_matches_reference(backend, _inputs(2, length, 24, 16, dtype), reverse)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("channels", [64, 150])
 def test_channels_spanning_several_kernel_chunks(backend: str, channels: int) -> None:
     # The numba backward works on chunks of 64 channels: one full chunk, then two full and a partial one.
-    inputs = _inputs(2, 17, channels, 16, torch.float64)
-    leaves = {k: v.clone().requires_grad_() for k, v in inputs.items()}
-    reference = selective_scan_reference(**leaves, reverse=True)
-    grad_output = torch.randn_like(reference)
-    reference_grads = torch.autograd.grad(reference, list(leaves.values()), grad_output)
-    leaves2 = {k: v.clone().requires_grad_() for k, v in inputs.items()}
-    output = selective_scan(**leaves2, reverse=True, backend=backend)
-    grads = torch.autograd.grad(output, list(leaves2.values()), grad_output)
-    assert _relative_error(output, reference) < 1e-12
-    for name, grad, reference_grad in zip(leaves, grads, reference_grads):
-        assert _relative_error(grad, reference_grad) < 1e-12, name
+    _assert_matches_reference(backend, _inputs(2, 17, channels, 16, torch.float64), reverse=True)
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
