@@ -31,34 +31,20 @@ SETTINGS = {
 def worker(first: str) -> None:
     """One measurement in this process; prints a JSON line."""
     import importlib
-    import time
 
     importlib.import_module(first)
-    import torch
-    from bench_train import measure  # the training benchmark of this folder: the same step
+    # This folder's benchmarks: the same training step and the same lifting measurement.
+    from bench_model import frames_per_second
+    from bench_train import measure
 
     from mtf_pose.model import build_model
 
-    def best_seconds(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-        fn()  # warm-up: numba compiles on first use
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     result = {"train_step_s": 8 * 243 / measure("lifter", batch=8, steps=3)}
     model = build_model("tiny").eval()
-    with torch.no_grad():
-        for batch, flip in ((8, True), (1, False)):
-            clip = torch.randn(batch, 243, 17, 3) * 0.3
-            seconds = best_seconds(lambda clip=clip, flip=flip: model.predict(clip, flip=flip), 5)
-            result[f"lift_b{batch}_{'flip' if flip else 'noflip'}_fps"] = batch * 243 / seconds
-        # The pure-PyTorch backend: many small parallel regions per scan step, where spinning pays.
-        clip = torch.randn(1, 243, 17, 3) * 0.3
-        model.set_backend("torch")
-        result["lift_b1_noflip_fps_torch_backend"] = 243 / best_seconds(lambda: model.predict(clip, flip=False), 3)
+    for batch, flip in ((8, True), (1, False)):
+        result[f"lift_b{batch}_{'flip' if flip else 'noflip'}_fps"] = frames_per_second(model, batch, flip, 5)
+    # The pure-PyTorch backend: many small parallel regions per scan step, where spinning pays.
+    result["lift_b1_noflip_fps_torch_backend"] = frames_per_second(model.set_backend("torch"), 1, False, 3)
     print(json.dumps(result))
 
 
