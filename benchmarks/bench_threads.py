@@ -39,7 +39,7 @@ def worker(first: str) -> None:
 
     from mtf_pose.model import build_model
 
-    result = {"train_step_s": 8 * 243 / measure("lifter", batch=8, steps=3)}
+    result = {"train_step_s": 8 * 243 / measure("lifter", batch=8, steps=3, precision="float32")}
     model = build_model("tiny").eval()
     for batch, flip in ((8, True), (1, False)):
         result[f"lift_b{batch}_{'flip' if flip else 'noflip'}_fps"] = frames_per_second(model, batch, flip, 5)

@@ -62,6 +62,14 @@ class TrainConfig(BaseModel):
     val_view_stride: int = Field(5, ge=1, description="Validate every epoch on every n-th view of val_subjects.")
     val_inputs: Literal["gt", "detected"] = "gt"
     threads: int | None = Field(None, ge=1, description="torch.set_num_threads; default: leave as is.")
+    precision: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description=(
+            "Precision of the trained network's matrix products (torch.autocast); weights, optimiser, losses, "
+            "scans and validation stay float32. bfloat16 pays on CPUs with AVX512-BF16 or AMX and is slower "
+            "elsewhere: measure with benchmarks/bench_train.py."
+        ),
+    )
     max_steps_per_epoch: int | None = Field(None, ge=1, description="Cap, for smoke tests.")
 
 
@@ -164,8 +172,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate(epoch)
         self.trained.train()
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.precision == "bfloat16")
         if self.config.stage == "bam":
-            logits = self.model.bam(inputs)
+            with autocast:
+                logits = self.model.bam(inputs).float()
             classes = polar_angle_classes(targets, logits.shape[-1])
             terms = {"total": polar_class_loss(logits, classes)}
             terms["accuracy"] = (logits.argmax(-1) == classes)[..., 1:].float().mean()  # the root is always 0
@@ -173,7 +183,8 @@ class Trainer:
             self.model.bam.eval()
             with torch.no_grad():
                 features = bone_features(inputs, self.model.bam(inputs))
-            predicted = self.model.lifter(torch.cat([inputs, features], dim=-1))
+            with autocast:
+                predicted = self.model.lifter(torch.cat([inputs, features], dim=-1)).float()
             terms = lifter_loss(predicted, targets)
         self.optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()

@@ -42,6 +42,26 @@ def test_hand_made_kernels(backend: str) -> None:
     assert causal_conv1d(x, summed, bias, backend=backend).flatten().tolist() == [11, 13, 16, 20, 24, 28]
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_inputs_are_convolved_in_float32(backend: str, dtype: torch.dtype) -> None:
+    """As under torch.autocast: the result and the gradients are the float32 ones, rounded to ``dtype``."""
+    generator = torch.Generator().manual_seed(3)
+    x, weight, bias = (torch.randn(*shape, generator=generator).to(dtype) for shape in ((2, 17, 6), (6, 4), (6,)))
+    leaves = [t.clone().requires_grad_() for t in (x, weight, bias)]
+    output = causal_conv1d(*leaves, activation="silu", reverse=True, backend=backend)
+    grad_output = torch.randn(output.shape, generator=generator).to(dtype)
+    grads = torch.autograd.grad(output, leaves, grad_output)
+    leaves32 = [t.float().requires_grad_() for t in (x, weight, bias)]
+    expected = causal_conv1d(*leaves32, activation="silu", reverse=True, backend=backend)
+    expected_grads = torch.autograd.grad(expected, leaves32, grad_output.float())
+    assert output.dtype == dtype
+    torch.testing.assert_close(output, expected.to(dtype), rtol=0, atol=0)
+    for grad, expected_grad in zip(grads, expected_grads):
+        assert grad.dtype == dtype
+        torch.testing.assert_close(grad, expected_grad.to(dtype), rtol=0, atol=0)
+
+
 def test_bad_shapes_are_named() -> None:
     with pytest.raises(ValueError, match=r"weight must be \(5, kernel_size\)"):
         causal_conv1d(torch.zeros(1, 3, 5), torch.zeros(4, 4))

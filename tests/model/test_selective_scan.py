@@ -34,7 +34,8 @@ def _inputs(batch: int, length: int, channels: int, states: int, dtype: torch.dt
 
 
 def _relative_error(value: torch.Tensor, reference: torch.Tensor) -> float:
-    return float((value - reference).abs().max() / reference.abs().max().clamp_min(1e-30))
+    difference = (value - reference).detach().abs().max()
+    return float(difference / reference.detach().abs().max().clamp_min(1e-30))
 
 
 def _assert_matches_reference(backend: str, inputs: dict[str, torch.Tensor], reverse: bool) -> None:
@@ -111,12 +112,34 @@ def test_reverse_is_the_scan_of_the_reversed_sequence() -> None:
 def test_backend_resolution_is_explicit() -> None:
     cpu32 = torch.zeros(1, dtype=torch.float32)
     assert resolve_backend("auto", cpu32) == ("numba" if numba_available() else "torch")
-    assert resolve_backend("auto", cpu32.half()) == "torch"  # the CPU kernels are float32/float64 only
+    # Half-precision CPU inputs are scanned in float32, so they get the compiled kernels too.
+    assert resolve_backend("auto", cpu32.bfloat16()) == resolve_backend("auto", cpu32)
+    assert resolve_backend("auto", cpu32.to(torch.int32)) == "torch"
     assert resolve_backend("torch", cpu32) == "torch"
     with pytest.raises(ValueError, match="needs CUDA tensors"):
         resolve_backend("cuda", cpu32)
     with pytest.raises(ValueError, match="backend must be one of"):
         resolve_backend("fast", cpu32)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_inputs_are_scanned_in_float32(backend: str, dtype: torch.dtype) -> None:
+    """As under torch.autocast: the result and the gradients are the float32 ones, rounded to ``dtype``."""
+    inputs = {k: v.to(dtype) for k, v in _inputs(2, 243, 8, 4, torch.float32).items()}
+    leaves = {k: v.clone().requires_grad_() for k, v in inputs.items()}
+    output = selective_scan(**leaves, backend=backend)
+    grad_output = torch.randn(output.shape, generator=torch.Generator().manual_seed(0)).to(dtype)
+    grads = torch.autograd.grad(output, list(leaves.values()), grad_output)
+
+    leaves32 = {k: v.float().requires_grad_() for k, v in inputs.items()}
+    expected = selective_scan(**leaves32, backend=backend)
+    expected_grads = torch.autograd.grad(expected, list(leaves32.values()), grad_output.float())
+    assert output.dtype == dtype
+    torch.testing.assert_close(output, expected.to(dtype), rtol=0, atol=0)
+    for name, grad, expected_grad in zip(inputs, grads, expected_grads):
+        assert grad.dtype == dtype, name
+        torch.testing.assert_close(grad, expected_grad.to(dtype), rtol=0, atol=0, msg=name)
 
 
 def test_shape_errors_name_the_argument() -> None:

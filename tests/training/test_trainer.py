@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from synthetic import synthetic_views
 
@@ -29,11 +30,28 @@ def make_trainer(cfg: TrainConfig) -> Trainer:
                    log=lambda message: None)
 
 
-def test_repeated_steps_on_one_batch_lower_each_stage_loss(tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_repeated_steps_on_one_batch_lower_each_stage_loss(tmp_path: Path, precision: str) -> None:
     for stage in ("bam", "lifter"):
-        trainer = make_trainer(config(tmp_path, stage))
+        trainer = make_trainer(config(tmp_path, stage, precision=precision))
         losses = [trainer.train_step(epoch=0, step=0)["total"] for _ in range(8)]  # the same batch every time
         assert losses[-1] < 0.9 * losses[0], (stage, losses)
+
+
+@pytest.mark.parametrize("stage", ["bam", "lifter"])
+def test_bfloat16_steps_compute_the_float32_loss_and_gradients_approximately(tmp_path: Path, stage: str) -> None:
+    """Autocast changes the precision of the matrix products only: about the same loss and gradient."""
+    steps = {}
+    for precision in ("float32", "bfloat16"):
+        trainer = make_trainer(config(tmp_path / precision, stage, precision=precision))
+        loss = trainer.train_step(epoch=0, step=0)["total"]  # same batch, same stochastic depth draw
+        parameters = list(trainer.trained.parameters())
+        assert all(p.dtype == torch.float32 and p.grad is not None for p in parameters)
+        steps[precision] = (loss, torch.cat([p.grad.flatten() for p in parameters]))
+    (loss32, gradient32), (loss16, gradient16) = steps["float32"], steps["bfloat16"]
+    assert loss16 != loss32  # the products did run in bfloat16
+    assert loss16 == pytest.approx(loss32, rel=2e-2)  # bfloat16 keeps 8 bits of mantissa: ~0.4% per product
+    assert torch.nn.functional.cosine_similarity(gradient32, gradient16, dim=0) > 0.99
 
 
 def test_lifter_stage_keeps_the_bam_frozen(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ causal convolution of the time-reversed sequence, reversed back, without flippin
 
 Backends: ``"cuda"`` (causal-conv1d's kernel, CUDA tensors), ``"numba"`` (compiled CPU kernel, fused with
 the SiLU) and ``"torch"`` (``F.conv1d``, any device). :func:`causal_conv1d_reference` is the plain
-definition used by the tests.
+definition used by the tests. As for the selective scan, half-precision CPU inputs are computed in float32
+and returned in their own precision.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from mtf_pose.model.ops.selective_scan import BACKENDS, numba_available
+from mtf_pose.model.ops.selective_scan import BACKENDS, CPU_KERNEL_DTYPES, is_cpu_half, numba_available
 
 
 @functools.cache
@@ -33,7 +34,7 @@ def resolve_conv_backend(backend: str, tensor: torch.Tensor) -> str:
     """The concrete backend ``backend`` stands for, for inputs like ``tensor``; raises if impossible."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    numba_ok = tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64) and numba_available()
+    numba_ok = tensor.device.type == "cpu" and tensor.dtype in CPU_KERNEL_DTYPES and numba_available()
     if backend == "auto":
         if tensor.is_cuda and causal_conv1d_available():
             return "cuda"
@@ -68,6 +69,10 @@ def causal_conv1d(
         raise ValueError(f"bias must be ({channels},), got shape {tuple(bias.shape)}")
     if activation not in (None, "silu"):
         raise ValueError(f"activation must be None or 'silu', got {activation!r}")
+    if is_cpu_half(x):
+        bias32 = None if bias is None else bias.float()
+        out = causal_conv1d(x.float(), weight.float(), bias32, activation=activation, reverse=reverse, backend=backend)
+        return out.to(x.dtype)
     chosen = resolve_conv_backend(backend, x)
     if chosen == "numba":
         return _NumbaCausalConv.apply(x, weight, bias, activation == "silu", reverse)

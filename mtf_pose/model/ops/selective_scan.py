@@ -14,6 +14,10 @@ and the recurrence, with ``dt = softplus(delta + delta_bias)``::
 ``reverse=True`` runs the recurrence from the last step to the first (the backward stream of a
 bidirectional Mamba) without flipping any tensor.
 
+On the CPU, half-precision inputs (bfloat16 or float16, as ``torch.autocast`` produces them) are scanned
+in float32 and the result is returned in the input's precision: a half-precision state would lose the
+small per-step increments, and the compiled kernels only take float32/float64.
+
 Backends: ``"cuda"`` (mamba-ssm's kernel, CUDA tensors), ``"numba"`` (a compiled CPU kernel, see
 ``_numba_kernels``), ``"torch"`` (pure PyTorch, any device). :func:`selective_scan_reference` is the plain
 step-by-step definition that the tests hold the others to.
@@ -50,11 +54,21 @@ def mamba_ssm_available() -> bool:
     return True
 
 
+HALF_DTYPES = (torch.bfloat16, torch.float16)
+# What the compiled CPU kernels take, half precision by way of float32.
+CPU_KERNEL_DTYPES = (torch.float32, torch.float64, *HALF_DTYPES)
+
+
+def is_cpu_half(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` is a half-precision CPU tensor, which the sequence operators compute in float32."""
+    return tensor.device.type == "cpu" and tensor.dtype in HALF_DTYPES
+
+
 def resolve_backend(backend: str, tensor: torch.Tensor, *, cuda_available: bool | None = None) -> str:
     """The concrete backend ``backend`` stands for, for inputs like ``tensor``; raises if impossible."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    numba_ok = tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
+    numba_ok = tensor.device.type == "cpu" and tensor.dtype in CPU_KERNEL_DTYPES
     if backend == "auto":
         if tensor.is_cuda and (mamba_ssm_available() if cuda_available is None else cuda_available):
             return "cuda"
@@ -69,7 +83,7 @@ def resolve_backend(backend: str, tensor: torch.Tensor, *, cuda_available: bool 
     if backend == "numba":
         if not numba_ok:
             raise ValueError(
-                f"backend='numba' runs on CPU float32/float64 tensors, got {tensor.dtype} on {tensor.device}"
+                f"backend='numba' runs on CPU floating-point tensors, got {tensor.dtype} on {tensor.device}"
             )
         if not numba_available():
             raise RuntimeError("backend='numba' needs numba: pip install numba")
@@ -92,6 +106,13 @@ def selective_scan(
 ) -> torch.Tensor:
     """Selective scan (see the module docstring); differentiable on every backend."""
     _check_shapes(x, delta, A, B, C, D, z, delta_bias)
+    if is_cpu_half(x):
+        y = selective_scan(
+            x.float(), delta.float(), A.float(), B.float(), C.float(), D.float(),
+            None if z is None else z.float(), None if delta_bias is None else delta_bias.float(),
+            delta_softplus=delta_softplus, reverse=reverse, backend=backend,
+        )
+        return y.to(x.dtype)
     chosen = resolve_backend(backend, x)
     if chosen == "cuda":
         return _selective_scan_cuda(x, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
