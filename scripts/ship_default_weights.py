@@ -44,8 +44,10 @@ def learning_curve(bam_run: Path, run: Path) -> list[dict]:
         rows.append({"stage": "1 (BAM)", "epoch": record["epoch"], "train loss": record["train_total"],
                      "validation": f"polar-class accuracy {record['val_accuracy']:.3f}"})
     for record in epoch_records(run):
+        # Epochs logged before TrainConfig.precision existed ran in float32.
         rows.append({"stage": "2 (lifter)", "epoch": record["epoch"], "train loss": record["train_total"],
-                     "validation": f"MPJPE {record['val_mpjpe']:.1f} mm (GT 2D, every 5th S8 view)"})
+                     "validation": f"MPJPE {record['val_mpjpe']:.1f} mm (GT 2D, every 5th S8 view)",
+                     "products": record.get("precision", "float32")})
     return rows
 
 
@@ -87,7 +89,9 @@ def main() -> None:
             f"lifter with the BAM frozen (MPJPE + 0.5 N-MPJPE + 20 velocity, AdamW {recipe.get('learning_rate')}, "
             f"decay {recipe.get('lr_decay')}/epoch, batch {recipe.get('batch_size')}); 243-frame clips every "
             f"{recipe.get('clip_stride')} frames; half the clips on Stacked Hourglass detections, half on noisy "
-            "ground-truth 2D; confidence, dropped-joint and flip augmentation"
+            "ground-truth 2D; confidence, dropped-joint and flip augmentation; matrix products in float32 or "
+            "bfloat16 (autocast) as the learning curve's 'products' column says (an epoch that switched "
+            "part-way is listed with its last setting)"
         ),
         "epochs_completed": epochs,
         "dataset": "human3.6m",

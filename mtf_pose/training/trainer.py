@@ -296,6 +296,7 @@ class Trainer:
             record = {
                 "epoch": self.epoch,
                 "lr": self.learning_rate(self.epoch),
+                "precision": self.config.precision,
                 **{f"train_{k}": v / steps_done for k, v in sums.items()},
                 **metrics,
                 "train_seconds": seconds,
