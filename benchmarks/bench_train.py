@@ -3,7 +3,9 @@
 Random batches of 243-frame clips; prints frames per second (forward + backward + AdamW step) and the
 time one epoch of the recipe takes: Human3.6M S1, S5, S6, S7, four cameras, clips every 243 frames.
 Each stage is timed with float32 and with bfloat16 matrix products (``TrainConfig.precision``), the
-two measurements taking turns so that their ratio comes from the same conditions.
+two measurements taking turns so that their ratio comes from the same conditions. Then the accuracy
+side: on the embedded weights and real training clips (random ones without ``../shared``), how closely
+the bfloat16 gradient of a stage-2 step follows the float32 one, per loss term.
 
     python benchmarks/bench_train.py [--steps 5] [--batch 8] [--rounds 2]
 """
@@ -15,10 +17,15 @@ import math
 import os
 import time
 
+import numpy as np
 import torch
+from _h36m import DEFAULT_ROOT
 
 from mtf_pose.hub import default_weights_dir
 from mtf_pose.model import bone_features, build_model, polar_angle_classes
+from mtf_pose.training.augment import AugmentConfig, make_training_input
+from mtf_pose.training.clips import clip_indices
+from mtf_pose.training.h36m import data_root_error, load_views
 from mtf_pose.training.losses import lifter_loss, polar_class_loss
 from mtf_pose.weights import load_weights
 
@@ -72,25 +79,67 @@ def product_ms(dtype: torch.dtype, repeats: int = 20) -> float:
     return best * 1e3
 
 
-def gradient_agreement(batch: int) -> float:
-    """Cosine between the float32 and the bfloat16 gradient of one stage-2 step, on the embedded weights."""
+def real_clips(count: int, first_view: int = 0) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``count`` augmented training clips of S1 as the trainer makes them, or None without the data."""
+    if data_root_error(DEFAULT_ROOT):
+        return None
+    views = load_views(DEFAULT_ROOT, ["S1"])
+    rng = np.random.default_rng(first_view)
+    inputs, targets = [], []
+    for view in views[first_view :: max(len(views) // count, 1)][:count]:
+        index = clip_indices(min(500, view.frames // 2), 243, view.frames)
+        x, y = make_training_input(
+            view.keypoints_gt[index], view.keypoints_detected[index], view.target[index], rng, AugmentConfig()
+        )
+        inputs.append(x)
+        targets.append(y)
+    return torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets))
+
+
+def gradient_agreement(batch: int) -> tuple[str, dict[str, float], dict[str, float]]:
+    """Stage-2 step on the embedded weights: per loss term, the cosine between the float32 and the bfloat16
+    gradient, and the term's value under each precision."""
     model, _ = load_weights(default_weights_dir())
     model.train()
-    generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(batch, 243, 17, 3, generator=generator) * 0.3
-    inputs[..., 2] = 1.0  # confidence
-    targets = torch.randn(batch, 243, 17, 3, generator=generator) * 0.2
+    clips = real_clips(batch)
+    if clips is None:
+        source = "random clips (no Human3.6M data found)"
+        generator = torch.Generator().manual_seed(0)
+        inputs = torch.randn(batch, 243, 17, 3, generator=generator) * 0.3
+        inputs[..., 2] = 1.0  # confidence
+        targets = torch.randn(batch, 243, 17, 3, generator=generator) * 0.2
+    else:
+        source = f"{batch} augmented S1 training clips"
+        inputs, targets = clips
     with torch.no_grad():
         features = torch.cat([inputs, bone_features(inputs, model.bam.eval()(inputs))], -1)
-    gradients = []
-    for bfloat16 in (False, True):
-        torch.manual_seed(1)  # the same stochastic depth draw
+    cosines, values, float32_gradients = {}, {}, {}
+    for term in ("total", "mpjpe", "velocity"):
+        gradients = []
+        for bfloat16 in (False, True):
+            torch.manual_seed(1)  # the same stochastic depth draw
+            model.lifter.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+                predicted = model.lifter(features).float()
+            loss = lifter_loss(predicted, targets)[term]
+            loss.backward()
+            values[f"{term} {'bfloat16' if bfloat16 else 'float32'}"] = float(loss.detach())
+            gradients.append(torch.cat([p.grad.flatten() for p in model.lifter.parameters() if p.grad is not None]))
+        cosines[term] = float(torch.nn.functional.cosine_similarity(gradients[0], gradients[1], dim=0))
+        float32_gradients[term] = gradients[0]
+    other_batch = real_clips(batch, first_view=1)
+    if other_batch is not None:  # for scale: how far apart the float32 gradients of two different batches are
+        other_inputs, other_targets = other_batch
+        torch.manual_seed(1)
         model.lifter.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
-            predicted = model.lifter(features).float()
-        lifter_loss(predicted, targets)["total"].backward()
-        gradients.append(torch.cat([p.grad.flatten() for p in model.lifter.parameters() if p.grad is not None]))
-    return float(torch.nn.functional.cosine_similarity(gradients[0], gradients[1], dim=0))
+        with torch.no_grad():
+            other_features = torch.cat([other_inputs, bone_features(other_inputs, model.bam(other_inputs))], -1)
+        lifter_loss(model.lifter(other_features), other_targets)["total"].backward()
+        other = torch.cat([p.grad.flatten() for p in model.lifter.parameters() if p.grad is not None])
+        cosines["total, another batch (float32)"] = float(
+            torch.nn.functional.cosine_similarity(float32_gradients["total"], other, dim=0)
+        )
+    return source, cosines, values
 
 
 def main() -> None:
@@ -107,8 +156,10 @@ def main() -> None:
     float32_ms, bfloat16_ms = product_ms(torch.float32), product_ms(torch.bfloat16)
     print(f"one projection-shaped product: float32 {float32_ms:.2f} ms, bfloat16 {bfloat16_ms:.2f} ms "
           f"({float32_ms / bfloat16_ms:.1f}x)")
-    print(f"stage-2 gradient, bfloat16 against float32 (embedded weights): cosine "
-          f"{gradient_agreement(args.batch):.5f}")
+    source, cosines, values = gradient_agreement(args.batch)
+    print(f"stage-2 step on the embedded weights, {source}; gradient cosine bfloat16 vs float32 per loss term: "
+          + ", ".join(f"{term} {cosine:.4f}" for term, cosine in cosines.items()))
+    print("  loss terms: " + ", ".join(f"{name} {value:.5f}" for name, value in values.items()))
     epoch_frames = TRAINING_CLIPS * 243
     for stage, batch in (("lifter", args.batch), ("bam", 4 * args.batch)):
         best = {"float32": 0.0, "bfloat16": 0.0}

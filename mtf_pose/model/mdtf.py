@@ -351,7 +351,11 @@ class MDTFLifter(nn.Module):
         for spatial, temporal in zip(self.STEblocks[1:], self.TTEblocks[1:]):
             x = self.Spatial_norm(spatial(x))
             x = _to_spatial(self.Temporal_norm(temporal(_to_temporal(x, batch))), batch)
-        return self.head(x).reshape(batch, frames, joints, 3)
+        # The head stays in the weights' precision under autocast: a bfloat16 output, rounded independently
+        # in every frame, shows up as jitter that the velocity loss then chases.
+        with torch.autocast(x.device.type, enabled=False):
+            pose = self.head(x.to(self.head[-1].weight.dtype))
+        return pose.reshape(batch, frames, joints, 3)
 
 
 @dataclass

@@ -135,6 +135,21 @@ def test_backends_agree_on_the_whole_network() -> None:
     torch.testing.assert_close(outputs["torch"], outputs["auto"], rtol=1e-4, atol=1e-5)
 
 
+def test_lifter_under_bfloat16_autocast_keeps_the_head_in_float32() -> None:
+    """The products run in bfloat16, but the pose is not rounded to bfloat16 frame by frame."""
+    model = build_model(ModelConfig(depth=1, channels=16, frames=27)).eval()
+    features = torch.randn(2, 27, 17, 6)
+    with torch.no_grad():
+        full = model.lifter(features)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = model.lifter(features)
+    assert mixed.dtype == torch.float32
+    # bfloat16 values sit on a grid of 2**-8 relative spacing: a float32 head leaves most values off it.
+    mantissa_bits_below_bfloat16 = mixed.view(torch.int32) & 0xFFFF
+    assert (mantissa_bits_below_bfloat16 != 0).float().mean() > 0.9
+    torch.testing.assert_close(mixed, full, rtol=0.05, atol=0.02)  # same network, coarser products
+
+
 def test_one_optimiser_step_changes_every_parameter() -> None:
     # The released tiny network; no stochastic depth so that no branch is skipped in this single step.
     model = build_model(build_model("tiny").config.model_copy(update={"drop_path_rate": 0.0})).train()
