@@ -33,6 +33,10 @@ import torch.nn.functional as F
 
 Backend = Literal["auto", "torch", "numba", "cuda"]
 BACKENDS: tuple[str, ...] = ("auto", "torch", "numba", "cuda")
+HALF_DTYPES = (torch.bfloat16, torch.float16)
+# What the compiled CPU kernels take, half precision by way of float32.
+CPU_KERNEL_DTYPES = (torch.float32, torch.float64, *HALF_DTYPES)
+
 
 @functools.cache
 def numba_available() -> bool:
@@ -52,11 +56,6 @@ def mamba_ssm_available() -> bool:
     except Exception:  # not installed, or a build that cannot load without CUDA
         return False
     return True
-
-
-HALF_DTYPES = (torch.bfloat16, torch.float16)
-# What the compiled CPU kernels take, half precision by way of float32.
-CPU_KERNEL_DTYPES = (torch.float32, torch.float64, *HALF_DTYPES)
 
 
 def is_cpu_half(tensor: torch.Tensor) -> bool:
