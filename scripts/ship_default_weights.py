@@ -7,6 +7,10 @@ card to the package's ``default_weights`` folder.
 
     python scripts/ship_default_weights.py --bam-run runs/bam-tiny --run runs/lifter-tiny \
         --data ../shared/data/h36m [--view-stride 1]
+
+A run warm-started from earlier weights (``init_weights`` in its recipe, or ``--previous``) continues
+their history: their learning curve and stage-2 step count are carried over and this run's epochs are
+appended as the next training run. ``--bam-run`` is then optional (the BAM's rows come with them).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from mtf_pose import Lifter
 from mtf_pose.evaluation.h36m import evaluate_views, evaluate_views_with_lifter
 from mtf_pose.hub import default_weights_dir
 from mtf_pose.training.h36m import load_views
-from mtf_pose.weights import WeightsConfig, load_weights, model_card, save_weights
+from mtf_pose.weights import CONFIG_NAME, WeightsConfig, load_weights, model_card, read_config, save_weights
 
 LICENCE = (
     "These weights were trained on Human3.6M (http://vision.imar.ro/human3.6m), which is licensed for "
@@ -38,23 +42,45 @@ def epoch_records(run: Path) -> list[dict]:
     return records
 
 
-def learning_curve(bam_run: Path, run: Path) -> list[dict]:
-    rows = []
-    for record in epoch_records(bam_run):
-        rows.append({"stage": "1 (BAM)", "epoch": record["epoch"], "train loss": record["train_total"],
-                     "validation": f"polar-class accuracy {record['val_accuracy']:.3f}"})
+def schedule_summary(recipe: dict) -> str:
+    """The learning-rate schedule of a stage-2 recipe, in words."""
+    if recipe.get("lr_schedule", "exponential") == "cosine":
+        text = f"cosine {recipe['learning_rate']:g} -> {recipe['min_learning_rate']:g}"
+    else:
+        text = f"{recipe['learning_rate']:g} x{recipe['lr_decay']:g}/epoch"
+    if recipe.get("warmup_steps"):
+        text += f", {recipe['warmup_steps']} warm-up steps"
+    if recipe.get("init_weights"):
+        text += ", warm start"
+    return text
+
+
+def learning_curve(bam_run: Path | None, run: Path, previous: list[dict], run_number: int, label: str) -> list[dict]:
+    rows = list(previous)
+    if bam_run is not None:
+        bam_schedule = schedule_summary(read_config(bam_run / "best" / CONFIG_NAME).training.get("recipe", {}))
+        rows = [row for row in rows if not row["stage"].startswith("1")]
+        rows[:0] = [
+            {"stage": "1 (BAM)", "run": bam_schedule, "epoch": record["epoch"], "steps": record.get("steps", ""),
+             "train loss": record["train_total"], "validation": f"polar-class accuracy {record['val_accuracy']:.3f}",
+             # Runs logged before TrainConfig.precision existed ran in float32.
+             "products": record.get("precision", "float32")}
+            for record in epoch_records(bam_run)
+        ]
     for record in epoch_records(run):
-        # Epochs logged before TrainConfig.precision existed ran in float32.
-        rows.append({"stage": "2 (lifter)", "epoch": record["epoch"], "train loss": record["train_total"],
+        rows.append({"stage": "2 (lifter)", "run": f"{run_number}: {label}", "epoch": record["epoch"],
+                     "steps": record["steps"], "train loss": record["train_total"],
                      "validation": f"MPJPE {record['val_mpjpe']:.1f} mm (GT 2D, every 5th S8 view)",
-                     "products": record.get("precision", "float32")})
+                     "products": record["precision"]})
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bam-run", type=Path, required=True)
+    parser.add_argument("--bam-run", type=Path, help="the stage-1 run (optional after a warm start)")
     parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--config", type=Path, required=True, help="the run's training config (for the card)")
+    parser.add_argument("--previous", type=Path, help="the weights the run started from (default: its init_weights)")
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--view-stride", type=int, default=1)
     parser.add_argument("--out", type=Path, default=default_weights_dir())
@@ -79,33 +105,50 @@ def main() -> None:
         }
         print(json.dumps(validation, indent=2))
     recipe = trained.training.get("recipe", {})
-    epochs = trained.training.get("epochs_completed")
+    previous_dir = args.previous or (Path(recipe["init_weights"]) if recipe.get("init_weights") else None)
+    previous = read_config(previous_dir / CONFIG_NAME).training if previous_dir is not None else {}
+    if args.bam_run is None and not previous.get("learning_curve"):
+        parser.error("--bam-run is needed: the run did not start from weights with a learning curve")
+    curve = previous.get("learning_curve", [])
+    run_number = 1 + len({row["run"] for row in curve if row["stage"].startswith("2") and "run" in row})
+    records = epoch_records(args.run)
+    # The best weights are those of epoch epochs_completed - 1: count the steps up to there.
+    best_records = records[: trained.training["epochs_completed"]]
+    steps = previous.get("stage2_steps", 0) + sum(record["steps"] for record in best_records)
+    bam_option = f" --bam-run {args.bam_run}" if args.bam_run else ""
+    ship_command = (
+        f"python scripts/ship_default_weights.py{bam_option} --run {args.run} --config {args.config} "
+        f"--data {args.data} --view-stride {args.view_stride}"
+    )
+    evaluate_command = (
+        f"mtf-pose evaluate --data {args.data} --subjects S8 --inputs gt,detected "
+        f"--view-stride {args.view_stride} --metric-output"
+    )
     training = {
-        "summary": f"Trained in this project on a 2-core CPU: {epochs} epoch(s) of stage 2 so far "
-                   "(the released recipe runs 120); see the learning curve.",
+        "summary": f"Trained in this project on a 2-core CPU: {steps:,} optimiser steps of stage 2 (batch "
+                   f"{recipe.get('batch_size')}; the released recipe runs 120 epochs of about 1,100 steps of 16 "
+                   "clips); see the learning curve.",
         "data": "Human3.6M S1, S5, S6, S7 (all four cameras); S8 held out for validation; S9 and S11 unused",
         "recipe_summary": (
             "two stages as released: BAM (polar-angle classes, cross-entropy, AdamW 2e-3, batch 32), then the "
-            f"lifter with the BAM frozen (MPJPE + 0.5 N-MPJPE + 20 velocity, AdamW {recipe.get('learning_rate')}, "
-            f"decay {recipe.get('lr_decay')}/epoch, batch {recipe.get('batch_size')}); 243-frame clips every "
+            "lifter with the BAM frozen (MPJPE + 0.5 N-MPJPE + 20 velocity, AdamW, batch "
+            f"{recipe.get('batch_size')}; the learning-rate schedule of each run is in the learning curve); "
+            "243-frame clips every "
             f"{recipe.get('clip_stride')} frames; half the clips on Stacked Hourglass detections, half on noisy "
             "ground-truth 2D; confidence, dropped-joint and flip augmentation; matrix products in float32 or "
-            "bfloat16 (autocast) as the learning curve's 'products' column says (an epoch that switched "
-            "part-way is listed with its last setting)"
+            "bfloat16 (autocast) as the learning curve's 'products' column says"
         ),
-        "epochs_completed": epochs,
+        "stage2_steps": steps,
         "dataset": "human3.6m",
         "license_id": "other",
         "license": LICENCE,
         "validation": validation,
-        "learning_curve": learning_curve(args.bam_run, args.run),
+        "learning_curve": learning_curve(args.bam_run, args.run, curve, run_number, schedule_summary(recipe)),
         "reproduce": [
-            "mtf-pose train --config configs/tiny_stage1.json",
-            "mtf-pose train --config configs/tiny_stage2.json",
-            f"python scripts/ship_default_weights.py --bam-run {args.bam_run} --run {args.run} --data {args.data} "
-            f"--view-stride {args.view_stride}",
-            f"mtf-pose evaluate --data {args.data} --subjects S8 --inputs gt,detected --view-stride {args.view_stride} "
-            "--metric-output",
+            *[line for line in previous.get("reproduce", []) if line.startswith("mtf-pose train")],
+            f"mtf-pose train --config {args.config}",
+            ship_command,
+            evaluate_command,
         ],
         "recipe": recipe,
     }

@@ -354,7 +354,7 @@ class MDTFLifter(nn.Module):
         # The head stays in the weights' precision under autocast: a bfloat16 output, rounded independently
         # in every frame, shows up as jitter that the velocity loss then chases.
         with torch.autocast(x.device.type, enabled=False):
-            pose = self.head(x.to(self.head[-1].weight.dtype))
+            pose = self.head(x.to(next(self.head.parameters()).dtype))
         return pose.reshape(batch, frames, joints, 3)
 
 

@@ -50,7 +50,18 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(5e-4, gt=0)
     weight_decay: float = Field(0.01, ge=0)
-    lr_decay: float = Field(0.99, gt=0, le=1, description="Learning rate multiplier per epoch.")
+    lr_decay: float = Field(0.99, gt=0, le=1, description="Learning rate multiplier per epoch ('exponential').")
+    lr_schedule: Literal["exponential", "cosine"] = Field(
+        "exponential",
+        description=(
+            "'exponential': learning_rate * lr_decay**epoch, as released. 'cosine': from learning_rate down to "
+            "min_learning_rate over all the run's steps, for a run whose length is set by a time budget."
+        ),
+    )
+    min_learning_rate: float = Field(0.0, ge=0, description="Where 'cosine' ends.")
+    warmup_steps: int = Field(
+        0, ge=0, description="Linear ramp from 0 over the first steps (lets a warm start's fresh AdamW settle)."
+    )
     clip_stride: int = Field(243, ge=1, description="Frames between training clip starts (released: 81).")
     frame_step: int = Field(1, ge=1, description="Take every n-th frame inside a clip.")
     seed: int = 0
@@ -70,7 +81,9 @@ class TrainConfig(BaseModel):
             "elsewhere: measure with benchmarks/bench_train.py."
         ),
     )
-    max_steps_per_epoch: int | None = Field(None, ge=1, description="Cap, for smoke tests.")
+    max_steps_per_epoch: int | None = Field(
+        None, ge=1, description="Shorter epochs (a random subset of the clips each): more frequent validation."
+    )
 
 
 def _weights_file(path: Path) -> Path:
@@ -144,8 +157,23 @@ class Trainer:
         steps = math.ceil(len(self.clips) / self.config.batch_size)
         return min(steps, self.config.max_steps_per_epoch or steps)
 
-    def learning_rate(self, epoch: int) -> float:
-        return self.config.learning_rate * self.config.lr_decay**epoch
+    def learning_rate(self, epoch: int, step: int = 0) -> float:
+        """The learning rate of step ``step`` of ``epoch``: a pure function of the position, so resumable."""
+        config = self.config
+        position = epoch * self.steps_per_epoch + step
+        if config.lr_schedule == "exponential":
+            rate = config.learning_rate * config.lr_decay**epoch
+        else:
+            total = max(config.epochs * self.steps_per_epoch - 1, 1)
+            progress = min(position / total, 1.0)
+            rate = config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * 0.5 * (
+                1.0 + math.cos(math.pi * progress)
+            )
+        if position < config.warmup_steps:
+            # Adam's first updates move every parameter by about the learning rate, whatever its gradient:
+            # from a trained network, that undoes a good part of the training.
+            rate *= (position + 1) / (config.warmup_steps + 1)
+        return rate
 
     def _batch(self, epoch: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         order = np.random.default_rng([self.config.seed, epoch]).permutation(len(self.clips))
@@ -170,7 +198,7 @@ class Trainer:
         inputs, targets = self._batch(epoch, step)
         torch.manual_seed(int(np.random.default_rng(_step_seed(self.config.seed, epoch, step) + [2]).integers(2**62)))
         for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(epoch)
+            group["lr"] = self.learning_rate(epoch, step)
         self.trained.train()
         autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.precision == "bfloat16")
         if self.config.stage == "bam":
@@ -295,8 +323,9 @@ class Trainer:
             metrics = self.validate()
             record = {
                 "epoch": self.epoch,
-                "lr": self.learning_rate(self.epoch),
+                "lr": self.learning_rate(self.epoch, self.steps_per_epoch - 1),
                 "precision": self.config.precision,
+                "steps": self.steps_per_epoch,
                 **{f"train_{k}": v / steps_done for k, v in sums.items()},
                 **metrics,
                 "train_seconds": seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,58 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
         torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=0, atol=0, msg=name)
     assert [h["epoch"] for h in resumed.history] == [0, 1]
     assert (tmp_path / "b" / "lifter" / "best" / "model.safetensors").is_file()
+
+
+def schedule(tmp_path: Path, **overrides: object) -> Trainer:
+    """A trainer of 3 epochs of 4 steps (12 clips of 27 frames in 3 synthetic views of 120 frames, batch 4)."""
+    trainer = make_trainer(config(tmp_path, "lifter", epochs=3, learning_rate=1e-3, **overrides))
+    assert trainer.steps_per_epoch == 4
+    return trainer
+
+
+def test_exponential_schedule_is_the_released_per_epoch_decay(tmp_path: Path) -> None:
+    trainer = schedule(tmp_path, lr_decay=0.5)
+    rates = [[trainer.learning_rate(epoch, step) for step in range(4)] for epoch in range(3)]
+    assert rates == [[1e-3] * 4, [5e-4] * 4, [2.5e-4] * 4]
+
+
+def test_cosine_schedule_runs_from_the_peak_to_the_floor_over_every_step(tmp_path: Path) -> None:
+    trainer = schedule(tmp_path, lr_schedule="cosine", min_learning_rate=1e-5)
+    rates = [trainer.learning_rate(epoch, step) for epoch in range(3) for step in range(4)]
+    assert rates[0] == pytest.approx(1e-3)
+    assert rates[-1] == pytest.approx(1e-5)
+    # A half cosine is point-symmetric about its middle: steps k and 11 - k sum to peak + floor.
+    for step in range(12):
+        assert rates[step] + rates[11 - step] == pytest.approx(1e-3 + 1e-5)
+    assert all(later < earlier for earlier, later in itertools.pairwise(rates))
+
+
+def test_warmup_ramps_linearly_into_the_schedule(tmp_path: Path) -> None:
+    trainer = schedule(tmp_path, lr_schedule="cosine", warmup_steps=3)
+    plain = schedule(tmp_path / "plain", lr_schedule="cosine")
+    ramped = [trainer.learning_rate(0, step) for step in range(4)]
+    unramped = [plain.learning_rate(0, step) for step in range(4)]
+    assert ramped[:3] == pytest.approx([unramped[0] / 4, unramped[1] * 2 / 4, unramped[2] * 3 / 4])
+    assert ramped[3] == unramped[3]
+
+
+def test_training_steps_use_the_scheduled_rate(tmp_path: Path) -> None:
+    trainer = schedule(tmp_path, lr_schedule="cosine", warmup_steps=2)
+    trainer.train_step(epoch=1, step=2)
+    assert trainer.optimizer.param_groups[0]["lr"] == trainer.learning_rate(1, 2)
+
+
+def test_a_resumed_cosine_run_with_warmup_equals_an_uninterrupted_one(tmp_path: Path) -> None:
+    options = {"epochs": 2, "lr_schedule": "cosine", "warmup_steps": 3, "min_learning_rate": 1e-4}
+    uninterrupted = make_trainer(config(tmp_path / "a", "lifter", **options))
+    uninterrupted.run()
+    interrupted = make_trainer(config(tmp_path / "b", "lifter", **options))
+    for _ in range(2):  # killed inside the warmup, after a checkpoint
+        interrupted.train_step(interrupted.epoch, interrupted.step)
+        interrupted.step += 1
+    interrupted.save_checkpoint()
+    resumed = make_trainer(config(tmp_path / "b", "lifter", **options))
+    assert (resumed.epoch, resumed.step) == (0, 2)
+    resumed.run()
+    for name, tensor in uninterrupted.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=0, atol=0, msg=name)
