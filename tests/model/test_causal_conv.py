@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -67,3 +71,18 @@ def test_bad_shapes_are_named() -> None:
         causal_conv1d(torch.zeros(1, 3, 5), torch.zeros(4, 4))
     with pytest.raises(ValueError, match="activation must be"):
         causal_conv1d(torch.zeros(1, 3, 5), torch.zeros(5, 4), activation="relu")
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="numba's pool has one thread: nothing to clobber")
+def test_the_first_numba_launch_keeps_the_callers_torch_thread_count() -> None:
+    """numba's OpenMP pool, started by the first kernel of a process, used to reset PyTorch to every core
+    (a Ray actor given one CPU then ran on all of them). It needs a fresh process to show."""
+    code = (
+        "import torch; torch.set_num_threads(1)\n"
+        "from mtf_pose.model.ops import causal_conv1d\n"
+        "causal_conv1d(torch.rand(2, 17, 8), torch.rand(8, 4), torch.rand(8), backend='numba')\n"
+        "print(torch.get_num_threads())\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "1"

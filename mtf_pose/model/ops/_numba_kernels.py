@@ -349,7 +349,12 @@ _LAUNCH_LOCK = threading.Lock()
 
 def launch(kernel, *args) -> None:  # type: ignore[no-untyped-def]
     """Run ``kernel(*args)`` with as many workers as PyTorch is allowed (``torch.set_num_threads``)."""
-    threads = max(1, min(torch.get_num_threads(), worker_count()))
+    requested = torch.get_num_threads()
+    threads = max(1, min(requested, worker_count()))
     with _LAUNCH_LOCK:
         numba.set_num_threads(threads)
         kernel(*args)
+        # numba's OpenMP layer starts its pool on the first launch in a process and sets OpenMP's thread
+        # count to the pool's size on the way, which is the count PyTorch reads back: keep the caller's.
+        if torch.get_num_threads() != requested:
+            torch.set_num_threads(requested)
