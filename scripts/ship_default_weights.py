@@ -6,7 +6,7 @@ collects both stages' learning curves, and writes ``config.json``, ``model.safet
 card to the package's ``default_weights`` folder.
 
     python scripts/ship_default_weights.py --bam-run runs/bam-tiny --run runs/lifter-tiny \
-        --data ../shared/data/h36m [--view-stride 1]
+        --config configs/tiny_stage2.json --data ../shared/data/h36m [--view-stride 1]
 
 A run warm-started from earlier weights (``init_weights`` in its recipe, or ``--previous``) continues
 their history: their learning curve and stage-2 step count are carried over and this run's epochs are
@@ -80,6 +80,8 @@ def main() -> None:
     parser.add_argument("--bam-run", type=Path, help="the stage-1 run (optional after a warm start)")
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--config", type=Path, required=True, help="the run's training config (for the card)")
+    parser.add_argument("--bam-config", type=Path, default=Path("configs/tiny_stage1.json"),
+                        help="the stage-1 run's training config (for the card, with --bam-run)")
     parser.add_argument("--previous", type=Path, help="the weights the run started from (default: its init_weights)")
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--view-stride", type=int, default=1)
@@ -115,7 +117,7 @@ def main() -> None:
     # The best weights are those of epoch epochs_completed - 1: count the steps up to there.
     best_records = records[: trained.training["epochs_completed"]]
     steps = previous.get("stage2_steps", 0) + sum(record["steps"] for record in best_records)
-    bam_option = f" --bam-run {args.bam_run}" if args.bam_run else ""
+    bam_option = f" --bam-run {args.bam_run} --bam-config {args.bam_config}" if args.bam_run else ""
     ship_command = (
         f"python scripts/ship_default_weights.py{bam_option} --run {args.run} --config {args.config} "
         f"--data {args.data} --view-stride {args.view_stride}"
@@ -145,7 +147,10 @@ def main() -> None:
         "validation": validation,
         "learning_curve": learning_curve(args.bam_run, args.run, curve, run_number, schedule_summary(recipe)),
         "reproduce": [
-            *[line for line in previous.get("reproduce", []) if line.startswith("mtf-pose train")],
+            *(
+                [f"mtf-pose train --config {args.bam_config}"] if args.bam_run
+                else [line for line in previous.get("reproduce", []) if line.startswith("mtf-pose train")]
+            ),
             f"mtf-pose train --config {args.config}",
             ship_command,
             evaluate_command,
