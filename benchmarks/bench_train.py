@@ -7,7 +7,7 @@ two measurements taking turns so that their ratio comes from the same conditions
 side: on the embedded weights and real training clips (random ones without ``../shared``), how closely
 the bfloat16 gradient of a stage-2 step follows the float32 one, per loss term.
 
-    python benchmarks/bench_train.py [--steps 5] [--batch 8] [--rounds 2]
+    python benchmarks/bench_train.py [--steps 5] [--batch 8] [--rounds 2] [--weights DIR ...] [--no-timing]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import math
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -96,10 +97,10 @@ def real_clips(count: int, first_view: int = 0) -> tuple[torch.Tensor, torch.Ten
     return torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets))
 
 
-def gradient_agreement(batch: int) -> tuple[str, dict[str, float], dict[str, float]]:
-    """Stage-2 step on the embedded weights: per loss term, the cosine between the float32 and the bfloat16
+def gradient_agreement(batch: int, weights: Path) -> tuple[str, dict[str, float], dict[str, float]]:
+    """Stage-2 step on ``weights``: per loss term, the cosine between the float32 and the bfloat16
     gradient, and the term's value under each precision."""
-    model, _ = load_weights(default_weights_dir())
+    model, _ = load_weights(weights)
     model.train()
     clips = real_clips(batch)
     if clips is None:
@@ -147,19 +148,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2, help="Alternations of the two precisions; best kept.")
+    parser.add_argument("--weights", type=Path, action="append",
+                        help="weights folder(s) for the gradient agreement (default: the embedded ones)")
+    parser.add_argument("--no-timing", action="store_true", help="only the gradient agreement")
     args = parser.parse_args()
     policy = os.environ.get("OMP_WAIT_POLICY", "unset")  # as the caller set it: torch loads first here
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY {policy}, "
         f"batch {args.batch} clips of 243 frames"
     )
-    float32_ms, bfloat16_ms = product_ms(torch.float32), product_ms(torch.bfloat16)
-    print(f"one projection-shaped product: float32 {float32_ms:.2f} ms, bfloat16 {bfloat16_ms:.2f} ms "
-          f"({float32_ms / bfloat16_ms:.1f}x)")
-    source, cosines, values = gradient_agreement(args.batch)
-    print(f"stage-2 step on the embedded weights, {source}; gradient cosine bfloat16 vs float32 per loss term: "
-          + ", ".join(f"{term} {cosine:.4f}" for term, cosine in cosines.items()))
-    print("  loss terms: " + ", ".join(f"{name} {value:.5f}" for name, value in values.items()))
+    if not args.no_timing:
+        float32_ms, bfloat16_ms = product_ms(torch.float32), product_ms(torch.bfloat16)
+        print(f"one projection-shaped product: float32 {float32_ms:.2f} ms, bfloat16 {bfloat16_ms:.2f} ms "
+              f"({float32_ms / bfloat16_ms:.1f}x)")
+    for weights in args.weights or [default_weights_dir()]:
+        source, cosines, values = gradient_agreement(args.batch, weights)
+        print(f"stage-2 step on {weights}, {source}; gradient cosine bfloat16 vs float32 per loss term: "
+              + ", ".join(f"{term} {cosine:.4f}" for term, cosine in cosines.items()))
+        print("  loss terms: " + ", ".join(f"{name} {value:.5f}" for name, value in values.items()))
+    if args.no_timing:
+        return
     epoch_frames = TRAINING_CLIPS * 243
     for stage, batch in (("lifter", args.batch), ("bam", 4 * args.batch)):
         best = {"float32": 0.0, "bfloat16": 0.0}
