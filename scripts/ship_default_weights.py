@@ -43,7 +43,7 @@ def epoch_records(run: Path) -> list[dict]:
 
 
 def schedule_summary(recipe: dict) -> str:
-    """The learning-rate schedule of a stage-2 recipe, in words."""
+    """The learning-rate schedule of a training recipe, in words."""
     if recipe.get("lr_schedule", "exponential") == "cosine":
         text = f"cosine {recipe['learning_rate']:g} -> {recipe['min_learning_rate']:g}"
     else:
@@ -55,7 +55,10 @@ def schedule_summary(recipe: dict) -> str:
     return text
 
 
-def learning_curve(bam_run: Path | None, run: Path, previous: list[dict], run_number: int, label: str) -> list[dict]:
+def learning_curve(
+    bam_run: Path | None, records: list[dict], previous: list[dict], run_number: int, label: str
+) -> list[dict]:
+    """``previous`` rows (the BAM's replaced by ``bam_run``'s when given), then one row per epoch record."""
     rows = list(previous)
     if bam_run is not None:
         bam_schedule = schedule_summary(read_config(bam_run / "best" / CONFIG_NAME).training.get("recipe", {}))
@@ -67,7 +70,7 @@ def learning_curve(bam_run: Path | None, run: Path, previous: list[dict], run_nu
              "products": record.get("precision", "float32")}
             for record in epoch_records(bam_run)
         ]
-    for record in epoch_records(run):
+    for record in records:
         rows.append({"stage": "2 (lifter)", "run": f"{run_number}: {label}", "epoch": record["epoch"],
                      "steps": record["steps"], "train loss": record["train_total"],
                      "validation": f"MPJPE {record['val_mpjpe']:.1f} mm (GT 2D, every 5th S8 view)",
@@ -145,7 +148,7 @@ def main() -> None:
         "license_id": "other",
         "license": LICENCE,
         "validation": validation,
-        "learning_curve": learning_curve(args.bam_run, args.run, curve, run_number, schedule_summary(recipe)),
+        "learning_curve": learning_curve(args.bam_run, records, curve, run_number, schedule_summary(recipe)),
         "reproduce": [
             *(
                 [f"mtf-pose train --config {args.bam_config}"] if args.bam_run
