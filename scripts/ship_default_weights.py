@@ -55,8 +55,15 @@ def schedule_summary(recipe: dict) -> str:
     return text
 
 
+def validation_views(recipe: dict) -> str:
+    """The views a run validated on each epoch, in words."""
+    subjects = ", ".join(recipe.get("val_subjects", ["S8"]))
+    stride = recipe.get("val_view_stride", 1)
+    return f"every {subjects} view" if stride == 1 else f"every {stride}th {subjects} view"
+
+
 def learning_curve(
-    bam_run: Path | None, records: list[dict], previous: list[dict], run_number: int, label: str
+    bam_run: Path | None, records: list[dict], previous: list[dict], run_number: int, recipe: dict
 ) -> list[dict]:
     """``previous`` rows (the BAM's replaced by ``bam_run``'s when given), then one row per epoch record."""
     rows = list(previous)
@@ -70,12 +77,22 @@ def learning_curve(
              "products": record.get("precision", "float32")}
             for record in epoch_records(bam_run)
         ]
+    label, views = schedule_summary(recipe), validation_views(recipe)
     for record in records:
         rows.append({"stage": "2 (lifter)", "run": f"{run_number}: {label}", "epoch": record["epoch"],
                      "steps": record["steps"], "train loss": record["train_total"],
-                     "validation": f"MPJPE {record['val_mpjpe']:.1f} mm (GT 2D, every 5th S8 view)",
+                     "validation": f"MPJPE {record['val_mpjpe']:.1f} mm (GT 2D, {views})",
                      "products": record["precision"]})
     return rows
+
+
+def reproduce_training(previous: dict, bam_config: Path | None) -> list[str]:
+    """The training commands behind ``previous`` weights, stage 1 first (replaced by ``bam_config``'s)."""
+    lines = [line for line in previous.get("reproduce", []) if line.startswith("mtf-pose train")]
+    if bam_config is None:
+        return lines
+    # This script always writes the stage-1 command first; a fresh run has no earlier stage-2 commands.
+    return [f"mtf-pose train --config {bam_config}", *lines[1:]]
 
 
 def main() -> None:
@@ -148,12 +165,9 @@ def main() -> None:
         "license_id": "other",
         "license": LICENCE,
         "validation": validation,
-        "learning_curve": learning_curve(args.bam_run, records, curve, run_number, schedule_summary(recipe)),
+        "learning_curve": learning_curve(args.bam_run, records, curve, run_number, recipe),
         "reproduce": [
-            *(
-                [f"mtf-pose train --config {args.bam_config}"] if args.bam_run
-                else [line for line in previous.get("reproduce", []) if line.startswith("mtf-pose train")]
-            ),
+            *reproduce_training(previous, args.bam_config if args.bam_run else None),
             f"mtf-pose train --config {args.config}",
             ship_command,
             evaluate_command,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 from synthetic import synthetic_views
 
 from mtf_pose.model import ModelConfig, build_model
+from mtf_pose.training import trainer as trainer_module
 from mtf_pose.training.trainer import TrainConfig, Trainer
 from mtf_pose.weights import save_weights
 
@@ -31,6 +33,11 @@ def make_trainer(cfg: TrainConfig) -> Trainer:
                    log=lambda message: None)
 
 
+# On CPUs without native bfloat16 products the Trainer rightly warns; these tests are about the numbers.
+IGNORE_SLOW_BFLOAT16 = pytest.mark.filterwarnings("ignore:precision='bfloat16' on a CPU without")
+
+
+@IGNORE_SLOW_BFLOAT16
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_repeated_steps_on_one_batch_lower_each_stage_loss(tmp_path: Path, precision: str) -> None:
     for stage in ("bam", "lifter"):
@@ -39,6 +46,7 @@ def test_repeated_steps_on_one_batch_lower_each_stage_loss(tmp_path: Path, preci
         assert losses[-1] < 0.9 * losses[0], (stage, losses)
 
 
+@IGNORE_SLOW_BFLOAT16
 @pytest.mark.parametrize("stage", ["bam", "lifter"])
 def test_bfloat16_steps_compute_the_float32_loss_and_gradients_approximately(tmp_path: Path, stage: str) -> None:
     """Autocast changes the precision of the matrix products only: about the same loss and gradient."""
@@ -53,6 +61,17 @@ def test_bfloat16_steps_compute_the_float32_loss_and_gradients_approximately(tmp
     assert loss16 != loss32  # the products did run in bfloat16
     assert loss16 == pytest.approx(loss32, rel=2e-2)  # bfloat16 keeps 8 bits of mantissa: ~0.4% per product
     assert torch.nn.functional.cosine_similarity(gradient32, gradient16, dim=0) > 0.99
+
+
+def test_bfloat16_warns_only_where_the_cpu_emulates_its_products(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trainer_module, "cpu_has_fast_bfloat16", lambda: False)
+    with pytest.warns(UserWarning, match="several times slower than with precision='float32'"):
+        make_trainer(config(tmp_path / "emulated", "bam", precision="bfloat16"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_trainer(config(tmp_path / "float32", "bam", precision="float32"))
+        monkeypatch.setattr(trainer_module, "cpu_has_fast_bfloat16", lambda: True)
+        make_trainer(config(tmp_path / "native", "bam", precision="bfloat16"))
 
 
 def test_lifter_stage_keeps_the_bam_frozen(tmp_path: Path) -> None:
