@@ -28,6 +28,7 @@ from mtf_pose.training.augment import AugmentConfig, make_training_input
 from mtf_pose.training.clips import clip_indices
 from mtf_pose.training.h36m import data_root_error, load_views
 from mtf_pose.training.losses import lifter_loss, polar_class_loss
+from mtf_pose.training.trainer import cpu_has_fast_bfloat16
 from mtf_pose.weights import load_weights
 
 # Frames per camera of the training subjects in ../shared/data/h36m (S1 62,094; S5 87,054; S6 62,466;
@@ -155,7 +156,8 @@ def main() -> None:
     policy = os.environ.get("OMP_WAIT_POLICY", "unset")  # as the caller set it: torch loads first here
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY {policy}, "
-        f"batch {args.batch} clips of 243 frames"
+        f"batch {args.batch} clips of 243 frames; CPU {torch.backends.cpu.get_cpu_capability()}, "
+        f"native bfloat16 products: {'yes' if cpu_has_fast_bfloat16() else 'no'}"
     )
     if not args.no_timing:
         float32_ms, bfloat16_ms = product_ms(torch.float32), product_ms(torch.bfloat16)
