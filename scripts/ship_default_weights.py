@@ -57,8 +57,7 @@ def schedule_summary(recipe: dict) -> str:
 
 def validation_views(recipe: dict) -> str:
     """The views a run validated on each epoch, in words."""
-    subjects = ", ".join(recipe.get("val_subjects", ["S8"]))
-    stride = recipe.get("val_view_stride", 1)
+    subjects, stride = ", ".join(recipe["val_subjects"]), recipe["val_view_stride"]  # a recipe is a whole TrainConfig
     return f"every {subjects} view" if stride == 1 else f"every {stride}th {subjects} view"
 
 

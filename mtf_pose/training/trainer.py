@@ -120,7 +120,7 @@ class Trainer:
         if config.precision == "bfloat16" and not cpu_has_fast_bfloat16():
             # Emulated products made a stage-2 step 4.5x slower than float32 on an AVX2-only EPYC.
             warnings.warn(
-                f"precision='bfloat16' on a CPU without native bfloat16 products "
+                "precision='bfloat16' on a CPU without native bfloat16 products "
                 f"({torch.backends.cpu.get_cpu_capability()}): training will be several times slower than "
                 "with precision='float32'",
                 stacklevel=2,
