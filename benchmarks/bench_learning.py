@@ -11,8 +11,11 @@ subjects' mean pose in every frame is printed too: the floor that any learner ha
 
 The network runs at ``--frames`` (default 27: the same blocks, a shorter temporal position embedding)
 so that the comparison takes minutes; its BAM comes from ``--bam-weights`` (default: the embedded one).
+``--objectives full,mpjpe`` trains one network per stage-2 objective from the same initial weights on
+the same batches: ``full`` is the released MPJPE + 0.5 N-MPJPE + 20 velocity, ``mpjpe`` the MPJPE term
+alone (``TrainConfig(n_mpjpe_weight=0, velocity_weight=0)``).
 
-    python benchmarks/bench_learning.py [--steps 400] [--frames 27] [--val-stride 8]
+    python benchmarks/bench_learning.py [--steps 400] [--frames 27] [--val-stride 8] [--objectives full,mpjpe]
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ from mtf_pose.model import ModelConfig
 from mtf_pose.training.h36m import load_views
 from mtf_pose.training.losses import mpjpe_loss
 from mtf_pose.training.trainer import TrainConfig, Trainer
+
+# TrainConfig fields of each stage-2 objective the benchmark can compare.
+OBJECTIVES: dict[str, dict[str, float]] = {
+    "full": {},
+    "mpjpe": {"n_mpjpe_weight": 0.0, "velocity_weight": 0.0},
+}
 
 
 class FrameMLP(nn.Module):
@@ -75,27 +84,39 @@ def main() -> None:
     parser.add_argument("--val-stride", type=int, default=8)
     parser.add_argument("--bam-weights", type=Path, default=default_weights_dir())
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--objectives", default="full", help="comma-separated: full, mpjpe")
     args = parser.parse_args()
+    objectives = args.objectives.split(",")
+    unknown = set(objectives) - set(OBJECTIVES)
+    if unknown:
+        parser.error(f"unknown objectives {sorted(unknown)}; choose from {sorted(OBJECTIVES)}")
     root = require_data()
     torch.set_num_threads(args.threads)
     train_views = load_views(root, ["S1", "S5", "S6", "S7"])
     val_views = load_views(root, ["S8"])[:: args.val_stride]
 
     with tempfile.TemporaryDirectory() as out_dir:
-        config = TrainConfig(
-            stage="lifter", model=ModelConfig(name="tiny", frames=args.frames), data_root=root, out_dir=Path(out_dir),
-            batch_size=8, learning_rate=5e-4, clip_stride=args.frames, bam_weights=args.bam_weights, val_view_stride=1,
-        )
-        trainer = Trainer(config, train_views=train_views, val_views=val_views, progress=False)
+        trainers = {}
+        for objective in objectives:
+            config = TrainConfig(
+                stage="lifter", model=ModelConfig(name="tiny", frames=args.frames), data_root=root,
+                out_dir=Path(out_dir) / objective, batch_size=8, learning_rate=5e-4, clip_stride=args.frames,
+                bam_weights=args.bam_weights, val_view_stride=1, **OBJECTIVES[objective],
+            )
+            # Same seed, so the same initial weights, batches and stochastic depth for every objective.
+            trainers[objective] = Trainer(config, train_views=train_views, val_views=val_views, progress=False)
+        trainer = trainers[objectives[0]]
         torch.manual_seed(0)
         mlp = FrameMLP()
         optimizer = torch.optim.AdamW(mlp.parameters(), lr=5e-4, weight_decay=0.01)
         mm_per_unit = float(np.mean(np.concatenate([view.mm_per_unit for view in train_views])))
-        network_losses, mlp_losses = [], []
+        network_losses: dict[str, list[float]] = {objective: [] for objective in objectives}
+        mlp_losses = []
         started = time.monotonic()
-        print(f"{'step':>6} {'network train mm':>17} {'MLP train mm':>13}")
+        print(f"{'step':>6}" + "".join(f" {f'network ({o}) train mm':>25}" for o in objectives) + f" {'MLP train mm':>13}")
         for step in range(args.steps):
-            network_losses.append(trainer.train_step(0, step)["mpjpe"])
+            for objective, network_trainer in trainers.items():
+                network_losses[objective].append(network_trainer.train_step(0, step)["mpjpe"])
             inputs, targets = trainer._batch(0, step)
             chosen = torch.randperm(inputs.shape[0] * inputs.shape[1])[:256]
             loss = mpjpe_loss(mlp(inputs.flatten(0, 1)[chosen]), targets.flatten(0, 1)[chosen])
@@ -105,14 +126,19 @@ def main() -> None:
             mlp_losses.append(float(loss.detach()))
             if (step + 1) % 50 == 0:
                 print(
-                    f"{step + 1:>6} {np.mean(network_losses[-50:]) * mm_per_unit:>17.1f}"
-                    f" {np.mean(mlp_losses[-50:]) * mm_per_unit:>13.1f}",
+                    f"{step + 1:>6}"
+                    + "".join(f" {np.mean(network_losses[o][-50:]) * mm_per_unit:>25.1f}" for o in objectives)
+                    + f" {np.mean(mlp_losses[-50:]) * mm_per_unit:>13.1f}",
                     flush=True,
                 )
-        network_val = trainer.validate()["val_mpjpe"]
+        network_val = {objective: t.validate() for objective, t in trainers.items()}
         mlp_val = validate_mlp(mlp, val_views)
-    print(f"\nafter {args.steps} steps ({time.monotonic() - started:.0f} s), S8 MPJPE with ground-truth 2D:")
-    print(f"  MDTF tiny at {args.frames} frames: {network_val:.1f} mm")
+    print(f"\nafter {args.steps} steps ({time.monotonic() - started:.0f} s), S8 with ground-truth 2D:")
+    for objective, metrics in network_val.items():
+        print(
+            f"  MDTF tiny at {args.frames} frames, {objective + ' objective:':<16} {metrics['val_mpjpe']:.1f} mm"
+            f" (MPJVE {metrics['val_mpjve']:.2f} mm)"
+        )
     print(f"  per-frame MLP:             {mlp_val:.1f} mm")
     print(f"  training mean pose:        {validate_mean_pose(train_views, val_views):.1f} mm")
     print("(train columns: mean loss of the last 50 steps, network units times the mean mm per unit)")

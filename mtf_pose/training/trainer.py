@@ -63,6 +63,17 @@ class TrainConfig(BaseModel):
     warmup_steps: int = Field(
         0, ge=0, description="Linear ramp from 0 over the first steps (lets a warm start's fresh AdamW settle)."
     )
+    n_mpjpe_weight: float = Field(0.5, ge=0, description="Stage 2: weight of the N-MPJPE term (released: 0.5).")
+    velocity_weight: float = Field(20.0, ge=0, description="Stage 2: weight of the velocity term (released: 20).")
+    auxiliary_start_step: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Stage 2: the run's step (counted over epochs) before which the loss is MPJPE alone; from it the "
+            "N-MPJPE and velocity weights ramp in linearly over auxiliary_ramp_steps."
+        ),
+    )
+    auxiliary_ramp_steps: int = Field(0, ge=0, description="Steps over which N-MPJPE and velocity ramp in.")
     clip_stride: int = Field(243, ge=1, description="Frames between training clip starts (released: 81).")
     frame_step: int = Field(1, ge=1, description="Take every n-th frame inside a clip.")
     seed: int = 0
@@ -189,6 +200,18 @@ class Trainer:
             rate *= (position + 1) / (config.warmup_steps + 1)
         return rate
 
+    def auxiliary_weights(self, epoch: int, step: int = 0) -> tuple[float, float]:
+        """The ``(n_mpjpe_weight, velocity_weight)`` of step ``step`` of ``epoch``, a pure function of the position.
+
+        Zero before ``auxiliary_start_step``, then a linear ramp to the configured weights: the ×20 velocity
+        term slows a network's first steps down (see docs/training.md), so a run can fit the poses first.
+        """
+        config = self.config
+        position = epoch * self.steps_per_epoch + step
+        ramped = (position - config.auxiliary_start_step + 1) / (config.auxiliary_ramp_steps + 1)
+        share = min(max(ramped, 0.0), 1.0)
+        return config.n_mpjpe_weight * share, config.velocity_weight * share
+
     def _batch(self, epoch: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         order = np.random.default_rng([self.config.seed, epoch]).permutation(len(self.clips))
         chosen = order[step * self.config.batch_size : (step + 1) * self.config.batch_size]
@@ -227,7 +250,8 @@ class Trainer:
                 features = bone_features(inputs, self.model.bam(inputs))
             with autocast:
                 predicted = self.model.lifter(torch.cat([inputs, features], dim=-1)).float()
-            terms = lifter_loss(predicted, targets)
+            n_mpjpe_weight, velocity_weight = self.auxiliary_weights(epoch, step)
+            terms = lifter_loss(predicted, targets, n_mpjpe_weight=n_mpjpe_weight, velocity_weight=velocity_weight)
         self.optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         self.optimizer.step()

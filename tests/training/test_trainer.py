@@ -84,8 +84,12 @@ def test_lifter_stage_keeps_the_bam_frozen(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "schedule_options",
-    [{}, {"lr_schedule": "cosine", "warmup_steps": 3, "min_learning_rate": 1e-4}],
-    ids=["exponential", "cosine-with-warmup"],
+    [
+        {},
+        {"lr_schedule": "cosine", "warmup_steps": 3, "min_learning_rate": 1e-4},
+        {"auxiliary_start_step": 1, "auxiliary_ramp_steps": 3},
+    ],
+    ids=["exponential", "cosine-with-warmup", "auxiliary-ramp"],
 )
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path: Path, schedule_options: dict[str, object]) -> None:
     uninterrupted = make_trainer(config(tmp_path / "a", "lifter", epochs=2, **schedule_options))
@@ -146,3 +150,31 @@ def test_training_steps_use_the_scheduled_rate(tmp_path: Path) -> None:
     trainer = schedule(tmp_path, lr_schedule="cosine", warmup_steps=2)
     trainer.train_step(epoch=1, step=2)
     assert trainer.optimizer.param_groups[0]["lr"] == trainer.learning_rate(1, 2)
+
+
+def test_auxiliary_terms_are_off_before_their_start_then_ramp_in_linearly(tmp_path: Path) -> None:
+    trainer = schedule(tmp_path, auxiliary_start_step=5, auxiliary_ramp_steps=3, n_mpjpe_weight=0.5,
+                       velocity_weight=20.0)
+    weights = [trainer.auxiliary_weights(epoch, step) for epoch in range(3) for step in range(4)]
+    assert weights[:5] == [(0.0, 0.0)] * 5
+    # Steps 5, 6, 7 carry 1/4, 2/4, 3/4 of each weight; step 8 (epoch 2, step 0) on carry all of it.
+    assert weights[5:8] == [pytest.approx((0.5 * k / 4, 20.0 * k / 4)) for k in (1, 2, 3)]
+    assert weights[8:] == [(0.5, 20.0)] * 4
+    assert schedule(tmp_path / "released").auxiliary_weights(0, 0) == (0.5, 20.0)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [({}, (0.5, 20.0)), ({"n_mpjpe_weight": 1.0, "velocity_weight": 2.0}, (1.0, 2.0)),
+     ({"auxiliary_start_step": 100}, (0.0, 0.0))],
+    ids=["released", "custom", "mpjpe-only"],
+)
+def test_lifter_steps_weight_the_terms_as_scheduled(
+    tmp_path: Path, options: dict[str, object], expected: tuple[float, float]
+) -> None:
+    terms = schedule(tmp_path, **options).train_step(epoch=0, step=0)
+    n_mpjpe_weight, velocity_weight = expected
+    assert terms["velocity"] > 0 and terms["n_mpjpe"] > 0
+    assert terms["total"] == pytest.approx(
+        terms["mpjpe"] + n_mpjpe_weight * terms["n_mpjpe"] + velocity_weight * terms["velocity"], rel=1e-6
+    )
