@@ -182,10 +182,14 @@ class Trainer:
         steps = math.ceil(len(self.clips) / self.config.batch_size)
         return min(steps, self.config.max_steps_per_epoch or steps)
 
+    def _position(self, epoch: int, step: int) -> int:
+        """The run's step counted over epochs: what the learning rate and the loss weights are functions of."""
+        return epoch * self.steps_per_epoch + step
+
     def learning_rate(self, epoch: int, step: int = 0) -> float:
         """The learning rate of step ``step`` of ``epoch``: a pure function of the position, so resumable."""
         config = self.config
-        position = epoch * self.steps_per_epoch + step
+        position = self._position(epoch, step)
         if config.lr_schedule == "exponential":
             rate = config.learning_rate * config.lr_decay**epoch
         else:
@@ -207,7 +211,7 @@ class Trainer:
         term slows a network's first steps down (see docs/training.md), so a run can fit the poses first.
         """
         config = self.config
-        position = epoch * self.steps_per_epoch + step
+        position = self._position(epoch, step)
         ramped = (position - config.auxiliary_start_step + 1) / (config.auxiliary_ramp_steps + 1)
         share = min(max(ramped, 0.0), 1.0)
         return config.n_mpjpe_weight * share, config.velocity_weight * share

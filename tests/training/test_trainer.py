@@ -157,7 +157,7 @@ def test_auxiliary_terms_are_off_before_their_start_then_ramp_in_linearly(tmp_pa
                        velocity_weight=20.0)
     weights = [trainer.auxiliary_weights(epoch, step) for epoch in range(3) for step in range(4)]
     assert weights[:5] == [(0.0, 0.0)] * 5
-    # Steps 5, 6, 7 carry 1/4, 2/4, 3/4 of each weight; step 8 (epoch 2, step 0) on carry all of it.
+    # Steps 5, 6, 7 carry 1/4, 2/4, 3/4 of each weight; from step 8 (epoch 2, step 0) on, all of it.
     assert weights[5:8] == [pytest.approx((0.5 * k / 4, 20.0 * k / 4)) for k in (1, 2, 3)]
     assert weights[8:] == [(0.5, 20.0)] * 4
     assert schedule(tmp_path / "released").auxiliary_weights(0, 0) == (0.5, 20.0)
