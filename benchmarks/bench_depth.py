@@ -35,6 +35,7 @@ from _h36m import require_data
 from mtf_pose.evaluation.h36m import network_input, predict_view
 from mtf_pose.hub import default_weights_dir
 from mtf_pose.model import MDTF
+from mtf_pose.model.mdtf import _to_spatial
 from mtf_pose.training.clips import clip_indices
 from mtf_pose.training.h36m import load_views
 from mtf_pose.weights import load_weights
@@ -82,8 +83,8 @@ def stage_tokens(model: MDTF, clips: torch.Tensor) -> dict[str, np.ndarray]:
         for handle in handles:
             handle.remove()
 
-    def temporal_layout(tokens: torch.Tensor) -> np.ndarray:  # (B * J, T, C) -> (B, T, J, C)
-        return tokens.reshape(batch, joints, frames, -1).transpose(1, 2).numpy()
+    def temporal_layout(tokens: torch.Tensor) -> np.ndarray:  # (B * J, T, C) -> (B, T, J, C), as the lifter does
+        return _to_spatial(tokens, batch).reshape(batch, frames, joints, -1).numpy()
 
     stages = {
         "first spatial block": outputs["spatial"][0].reshape(batch, frames, joints, -1).numpy(),
