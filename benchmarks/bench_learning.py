@@ -13,9 +13,12 @@ The network runs at ``--frames`` (default 27: the same blocks, a shorter tempora
 so that the comparison takes minutes; its BAM comes from ``--bam-weights`` (default: the embedded one).
 ``--objectives full,mpjpe`` trains one network per stage-2 objective from the same initial weights on
 the same batches: ``full`` is the released MPJPE + 0.5 N-MPJPE + 20 velocity, ``mpjpe`` the MPJPE term
-alone (``TrainConfig(n_mpjpe_weight=0, velocity_weight=0)``).
+alone (``TrainConfig(n_mpjpe_weight=0, velocity_weight=0)``). ``--head-inits default,zero`` crosses them
+with the output Linear's initialisation (``TrainConfig.head_init``): one network per pair, each named
+``objective/head_init``.
 
     python benchmarks/bench_learning.py [--steps 400] [--frames 27] [--val-stride 8] [--objectives full,mpjpe]
+                                        [--head-inits default,zero]
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ from mtf_pose.training.h36m import load_views
 from mtf_pose.training.losses import mpjpe_loss
 from mtf_pose.training.trainer import TrainConfig, Trainer
 
-# TrainConfig fields of each stage-2 objective the benchmark can compare.
+# TrainConfig fields of each stage-2 objective the benchmark can compare, and the head initialisations.
 OBJECTIVES: dict[str, dict[str, float]] = {
     "full": {},
     "mpjpe": {"n_mpjpe_weight": 0.0, "velocity_weight": 0.0},
 }
+HEAD_INITS = ["default", "zero"]
 
 
 class FrameMLP(nn.Module):
@@ -85,11 +89,16 @@ def main() -> None:
     parser.add_argument("--bam-weights", type=Path, default=default_weights_dir())
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--objectives", default="full", help="comma-separated: full, mpjpe")
+    parser.add_argument("--head-inits", default="default", help="comma-separated: default, zero")
     args = parser.parse_args()
     objectives = args.objectives.split(",")
     unknown = set(objectives) - set(OBJECTIVES)
     if unknown:
         parser.error(f"unknown objectives {sorted(unknown)}; choose from {sorted(OBJECTIVES)}")
+    head_inits = args.head_inits.split(",")
+    if set(head_inits) - set(HEAD_INITS):
+        parser.error(f"unknown head inits {sorted(set(head_inits) - set(HEAD_INITS))}; choose from {HEAD_INITS}")
+    variants = [(objective, head_init) for objective in objectives for head_init in head_inits]
     root = require_data()
     torch.set_num_threads(args.threads)
     train_views = load_views(root, ["S1", "S5", "S6", "S7"])
@@ -97,26 +106,29 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as out_dir:
         trainers = {}
-        for objective in objectives:
+        for objective, head_init in variants:
+            name = f"{objective}/{head_init}"
             config = TrainConfig(
                 stage="lifter", model=ModelConfig(name="tiny", frames=args.frames), data_root=root,
-                out_dir=Path(out_dir) / objective, batch_size=8, learning_rate=5e-4, clip_stride=args.frames,
-                bam_weights=args.bam_weights, val_view_stride=1, **OBJECTIVES[objective],
+                out_dir=Path(out_dir) / objective / head_init, batch_size=8, learning_rate=5e-4,
+                clip_stride=args.frames, bam_weights=args.bam_weights, val_view_stride=1, head_init=head_init,
+                **OBJECTIVES[objective],
             )
-            # Same seed, so the same initial weights, batches and stochastic depth for every objective.
-            trainers[objective] = Trainer(config, train_views=train_views, val_views=val_views, progress=False)
-        trainer = trainers[objectives[0]]
+            # Same seed, so the same initial weights (but the head), batches and stochastic depth for every variant.
+            trainers[name] = Trainer(config, train_views=train_views, val_views=val_views, progress=False)
+        names = list(trainers)
+        trainer = trainers[names[0]]
         torch.manual_seed(0)
         mlp = FrameMLP()
         optimizer = torch.optim.AdamW(mlp.parameters(), lr=5e-4, weight_decay=0.01)
         mm_per_unit = float(np.mean(np.concatenate([view.mm_per_unit for view in train_views])))
-        network_losses: dict[str, list[float]] = {objective: [] for objective in objectives}
+        network_losses: dict[str, list[float]] = {name: [] for name in names}
         mlp_losses = []
         started = time.monotonic()
-        print(f"{'step':>6}" + "".join(f" {f'network ({o}) train mm':>25}" for o in objectives) + f" {'MLP train mm':>13}")
+        print(f"{'step':>6}" + "".join(f" {f'network ({n}) train mm':>30}" for n in names) + f" {'MLP train mm':>13}")
         for step in range(args.steps):
-            for objective, network_trainer in trainers.items():
-                network_losses[objective].append(network_trainer.train_step(0, step)["mpjpe"])
+            for name, network_trainer in trainers.items():
+                network_losses[name].append(network_trainer.train_step(0, step)["mpjpe"])
             inputs, targets = trainer._batch(0, step)
             chosen = torch.randperm(inputs.shape[0] * inputs.shape[1])[:256]
             loss = mpjpe_loss(mlp(inputs.flatten(0, 1)[chosen]), targets.flatten(0, 1)[chosen])
@@ -127,16 +139,16 @@ def main() -> None:
             if (step + 1) % 50 == 0:
                 print(
                     f"{step + 1:>6}"
-                    + "".join(f" {np.mean(network_losses[o][-50:]) * mm_per_unit:>25.1f}" for o in objectives)
+                    + "".join(f" {np.mean(network_losses[n][-50:]) * mm_per_unit:>30.1f}" for n in names)
                     + f" {np.mean(mlp_losses[-50:]) * mm_per_unit:>13.1f}",
                     flush=True,
                 )
-        network_val = {objective: t.validate() for objective, t in trainers.items()}
+        network_val = {name: t.validate() for name, t in trainers.items()}
         mlp_val = validate_mlp(mlp, val_views)
     print(f"\nafter {args.steps} steps ({time.monotonic() - started:.0f} s), S8 with ground-truth 2D:")
-    for objective, metrics in network_val.items():
+    for name, metrics in network_val.items():
         print(
-            f"  MDTF tiny at {args.frames} frames, {objective + ' objective:':<16} {metrics['val_mpjpe']:.1f} mm"
+            f"  MDTF tiny at {args.frames} frames, {name + ':':<16} {metrics['val_mpjpe']:.1f} mm"
             f" (MPJVE {metrics['val_mpjve']:.2f} mm)"
         )
     print(f"  per-frame MLP:             {mlp_val:.1f} mm")

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
 from tqdm.auto import tqdm
 
 from mtf_pose._atomic import write_atomic
@@ -79,6 +80,13 @@ class TrainConfig(BaseModel):
     seed: int = 0
     bam_weights: Path | None = Field(None, description="Stage 2: a weights folder or .safetensors with the BAM.")
     init_weights: Path | None = Field(None, description="Warm start: a weights folder or .safetensors.")
+    head_init: Literal["default", "zero"] = Field(
+        "default",
+        description=(
+            "Stage 2 from scratch: 'zero' starts the lifter's output Linear at zero weight and bias, so the first "
+            "prediction is the root for every joint instead of metres-scale noise (released: 'default')."
+        ),
+    )
     augment: AugmentConfig = Field(default_factory=AugmentConfig)  # type: ignore[arg-type]
     checkpoint_minutes: float = Field(10.0, gt=0)
     log_every: int = Field(10, ge=1, description="Steps between log lines.")
@@ -96,6 +104,15 @@ class TrainConfig(BaseModel):
     max_steps_per_epoch: int | None = Field(
         None, ge=1, description="Shorter epochs (a random subset of the clips each): more frequent validation."
     )
+
+    @model_validator(mode="after")
+    def _head_init_from_scratch(self) -> TrainConfig:
+        if self.head_init != "default" and (self.stage != "lifter" or self.init_weights is not None):
+            raise ValueError(
+                f"head_init={self.head_init!r} initialises a lifter trained from scratch: it needs stage 'lifter' "
+                "and no init_weights (whose head would replace it)"
+            )
+        return self
 
 
 def _weights_file(path: Path) -> Path:
@@ -140,6 +157,9 @@ class Trainer:
         self.model = build_model(config.model or get_preset(config.preset))
         if config.init_weights is not None:
             self._load_into(self.model, _weights_file(config.init_weights), prefix="")
+        if config.head_init == "zero":
+            for parameter in self.model.lifter.head[-1].parameters():  # the output Linear's weight and bias
+                nn.init.zeros_(parameter)
         if config.stage == "lifter":
             if config.bam_weights is None and config.init_weights is None:
                 raise ValueError("stage 'lifter' needs bam_weights (the stage-1 result) or init_weights")

@@ -178,3 +178,27 @@ def test_lifter_steps_weight_the_terms_as_scheduled(
     assert terms["total"] == pytest.approx(
         terms["mpjpe"] + n_mpjpe_weight * terms["n_mpjpe"] + velocity_weight * terms["velocity"], rel=1e-6
     )
+
+
+def test_zero_head_starts_at_the_all_zero_pose_and_keeps_the_rest_of_the_initialisation(tmp_path: Path) -> None:
+    released = make_trainer(config(tmp_path / "released", "lifter"))
+    zero = make_trainer(config(tmp_path / "zero", "lifter", head_init="zero"))
+    inputs, _ = zero._batch(0, 0)
+    with torch.no_grad():
+        assert torch.equal(zero.model.eval()(inputs), torch.zeros(*inputs.shape[:-1], 3))
+        assert released.model.eval()(inputs).abs().min() > 0
+    released_state, zero_state = released.model.state_dict(), zero.model.state_dict()
+    head = {"lifter.head.1.weight", "lifter.head.1.bias"}
+    for name, tensor in zero_state.items():
+        if name not in head:  # the same seed draws the same weights everywhere else
+            assert torch.equal(tensor, released_state[name]), name
+    losses = [zero.train_step(epoch=0, step=0)["total"] for _ in range(8)]
+    assert losses[-1] < 0.9 * losses[0], losses
+
+
+@pytest.mark.parametrize(
+    "options", [{"stage": "bam"}, {"stage": "lifter", "init_weights": "weights"}], ids=["stage-1", "warm-start"]
+)
+def test_zero_head_is_refused_where_it_would_not_apply(options: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="head_init='zero' initialises a lifter trained from scratch"):
+        TrainConfig.model_validate({**options, "head_init": "zero"})
