@@ -10,7 +10,9 @@ card to the package's ``default_weights`` folder.
 
 A run warm-started from earlier weights (``init_weights`` in its recipe, or ``--previous``) continues
 their history: their learning curve and stage-2 step count are carried over and this run's epochs are
-appended as the next training run. ``--bam-run`` is then optional (the BAM's rows come with them).
+appended as the next training run. ``--bam-run`` is then optional (the BAM's rows come with them). So it
+is for a fresh stage 2 whose ``bam_weights`` are earlier shipped weights: their stage-1 rows and command
+carry over, their stage-2 history does not.
 """
 
 from __future__ import annotations
@@ -52,7 +54,25 @@ def schedule_summary(recipe: dict) -> str:
         text += f", {recipe['warmup_steps']} warm-up steps"
     if recipe.get("init_weights"):
         text += ", warm start"
+    if recipe.get("head_init", "default") != "default":
+        text += f", {recipe['head_init']} head"
     return text
+
+
+def objective_summary(recipe: dict, steps: int) -> str:
+    """The stage-2 loss of a recipe's first ``steps`` steps, in words (TrainConfig's defaults are the released weights)."""
+    n_mpjpe_weight, velocity_weight = recipe.get("n_mpjpe_weight", 0.5), recipe.get("velocity_weight", 20.0)
+    terms = "MPJPE"
+    if n_mpjpe_weight:
+        terms += f" + {n_mpjpe_weight:g} N-MPJPE"
+    if velocity_weight:
+        terms += f" + {velocity_weight:g} velocity"
+    start = recipe.get("auxiliary_start_step", 0)
+    if not start or terms == "MPJPE":
+        return terms
+    if steps <= start:
+        return f"MPJPE alone ({terms} was to start at step {start:,})"
+    return f"MPJPE alone for {start:,} steps, then {terms} ramped in over {recipe.get('auxiliary_ramp_steps', 0):,}"
 
 
 def validation_views(recipe: dict) -> str:
@@ -127,7 +147,19 @@ def main() -> None:
         print(json.dumps(validation, indent=2))
     recipe = trained.training.get("recipe", {})
     previous_dir = args.previous or (Path(recipe["init_weights"]) if recipe.get("init_weights") else None)
-    previous = read_config(previous_dir / CONFIG_NAME).training if previous_dir is not None else {}
+    bam_source = None
+    if previous_dir is not None:
+        previous = read_config(previous_dir / CONFIG_NAME).training
+    elif args.bam_run is None and recipe.get("bam_weights"):
+        # A fresh stage 2 on the BAM of earlier weights: only their stage-1 history carries over.
+        bam_source = Path(recipe["bam_weights"])
+        history = read_config((bam_source if bam_source.is_dir() else bam_source.parent) / CONFIG_NAME).training
+        previous = {
+            "learning_curve": [row for row in history.get("learning_curve", []) if row["stage"].startswith("1")],
+            "reproduce": reproduce_training(history, None)[:1],  # the stage-1 command comes first
+        }
+    else:
+        previous = {}
     if args.bam_run is None and not previous.get("learning_curve"):
         parser.error("--bam-run is needed: the run did not start from weights with a learning curve")
     curve = previous.get("learning_curve", [])
@@ -135,8 +167,15 @@ def main() -> None:
     records = epoch_records(args.run)
     # The best weights are those of epoch epochs_completed - 1: count the steps up to there.
     best_records = records[: trained.training["epochs_completed"]]
-    steps = previous.get("stage2_steps", 0) + sum(record["steps"] for record in best_records)
+    run_steps = sum(record["steps"] for record in best_records)
+    steps = previous.get("stage2_steps", 0) + run_steps
     bam_option = f" --bam-run {args.bam_run} --bam-config {args.bam_config}" if args.bam_run else ""
+    if bam_source is not None:
+        # Replayed from the card, the run reads its BAM where the stage-1 command leaves it, not from the
+        # shipped weights (which the ship command replaces), and the ship command reads that run's curve.
+        bam_run = json.loads(args.bam_config.read_text())["out_dir"]
+        bam_override = f" --set bam_weights={bam_run}/best"
+        bam_option = f" --bam-run {bam_run} --bam-config {args.bam_config}"
     ship_command = (
         f"python scripts/ship_default_weights.py{bam_option} --run {args.run} --config {args.config} "
         f"--data {args.data} --view-stride {args.view_stride}"
@@ -152,8 +191,9 @@ def main() -> None:
         "data": "Human3.6M S1, S5, S6, S7 (all four cameras); S8 held out for validation; S9 and S11 unused",
         "recipe_summary": (
             "two stages as released: BAM (polar-angle classes, cross-entropy, AdamW 2e-3, batch 32), then the "
-            "lifter with the BAM frozen (MPJPE + 0.5 N-MPJPE + 20 velocity, AdamW, batch "
-            f"{recipe.get('batch_size')}; the learning-rate schedule of each run is in the learning curve); "
+            f"lifter with the BAM frozen (AdamW, batch {recipe.get('batch_size')}; the last run's loss: "
+            f"{objective_summary(recipe, run_steps)}; the learning-rate schedule of each run is in the learning "
+            "curve); "
             "243-frame clips every "
             f"{recipe.get('clip_stride')} frames; half the clips on Stacked Hourglass detections, half on noisy "
             "ground-truth 2D; confidence, dropped-joint and flip augmentation; matrix products in float32 or "
@@ -167,7 +207,7 @@ def main() -> None:
         "learning_curve": learning_curve(args.bam_run, records, curve, run_number, recipe),
         "reproduce": [
             *reproduce_training(previous, args.bam_config if args.bam_run else None),
-            f"mtf-pose train --config {args.config}",
+            f"mtf-pose train --config {args.config}" + (bam_override if bam_source is not None else ""),
             ship_command,
             evaluate_command,
         ],
