@@ -170,6 +170,7 @@ def main() -> None:
     run_steps = sum(record["steps"] for record in best_records)
     steps = previous.get("stage2_steps", 0) + run_steps
     bam_option = f" --bam-run {args.bam_run} --bam-config {args.bam_config}" if args.bam_run else ""
+    bam_override = ""
     if bam_source is not None:
         # Replayed from the card, the run reads its BAM where the stage-1 command leaves it, not from the
         # shipped weights (which the ship command replaces), and the ship command reads that run's curve.
@@ -207,7 +208,7 @@ def main() -> None:
         "learning_curve": learning_curve(args.bam_run, records, curve, run_number, recipe),
         "reproduce": [
             *reproduce_training(previous, args.bam_config if args.bam_run else None),
-            f"mtf-pose train --config {args.config}" + (bam_override if bam_source is not None else ""),
+            f"mtf-pose train --config {args.config}{bam_override}",
             ship_command,
             evaluate_command,
         ],
