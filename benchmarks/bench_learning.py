@@ -27,6 +27,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
@@ -45,7 +46,7 @@ OBJECTIVES: dict[str, dict[str, float]] = {
     "full": {},
     "mpjpe": {"n_mpjpe_weight": 0.0, "velocity_weight": 0.0},
 }
-HEAD_INITS = ["default", "zero"]
+HEAD_INITS = list(get_args(TrainConfig.model_fields["head_init"].annotation))
 
 
 class FrameMLP(nn.Module):
@@ -96,8 +97,9 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown objectives {sorted(unknown)}; choose from {sorted(OBJECTIVES)}")
     head_inits = args.head_inits.split(",")
-    if set(head_inits) - set(HEAD_INITS):
-        parser.error(f"unknown head inits {sorted(set(head_inits) - set(HEAD_INITS))}; choose from {HEAD_INITS}")
+    unknown = set(head_inits) - set(HEAD_INITS)
+    if unknown:
+        parser.error(f"unknown head inits {sorted(unknown)}; choose from {HEAD_INITS}")
     variants = [(objective, head_init) for objective in objectives for head_init in head_inits]
     root = require_data()
     torch.set_num_threads(args.threads)

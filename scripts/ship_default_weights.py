@@ -25,6 +25,7 @@ from mtf_pose import Lifter
 from mtf_pose.evaluation.h36m import evaluate_views, evaluate_views_with_lifter
 from mtf_pose.hub import default_weights_dir
 from mtf_pose.training.h36m import load_views
+from mtf_pose.training.trainer import TrainConfig
 from mtf_pose.weights import CONFIG_NAME, WeightsConfig, load_weights, model_card, read_config, save_weights
 
 LICENCE = (
@@ -60,19 +61,19 @@ def schedule_summary(recipe: dict) -> str:
 
 
 def objective_summary(recipe: dict, steps: int) -> str:
-    """The stage-2 loss of a recipe's first ``steps`` steps, in words (TrainConfig's defaults are the released weights)."""
-    n_mpjpe_weight, velocity_weight = recipe.get("n_mpjpe_weight", 0.5), recipe.get("velocity_weight", 20.0)
+    """The stage-2 loss of a recipe's first ``steps`` steps, in words."""
+    config = TrainConfig.model_validate(recipe)
     terms = "MPJPE"
-    if n_mpjpe_weight:
-        terms += f" + {n_mpjpe_weight:g} N-MPJPE"
-    if velocity_weight:
-        terms += f" + {velocity_weight:g} velocity"
-    start = recipe.get("auxiliary_start_step", 0)
+    if config.n_mpjpe_weight:
+        terms += f" + {config.n_mpjpe_weight:g} N-MPJPE"
+    if config.velocity_weight:
+        terms += f" + {config.velocity_weight:g} velocity"
+    start = config.auxiliary_start_step
     if not start or terms == "MPJPE":
         return terms
     if steps <= start:
         return f"MPJPE alone ({terms} was to start at step {start:,})"
-    return f"MPJPE alone for {start:,} steps, then {terms} ramped in over {recipe.get('auxiliary_ramp_steps', 0):,}"
+    return f"MPJPE alone for {start:,} steps, then {terms} ramped in over {config.auxiliary_ramp_steps:,}"
 
 
 def validation_views(recipe: dict) -> str:
