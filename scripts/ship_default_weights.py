@@ -82,6 +82,9 @@ def validation_views(recipe: dict) -> str:
     return f"every {subjects} view" if stride == 1 else f"every {stride}th {subjects} view"
 
 
+CURVE_COLUMNS = ("stage", "run", "epoch", "steps", "train loss", "train MPJPE term", "validation", "products")
+
+
 def learning_curve(
     bam_run: Path | None, records: list[dict], previous: list[dict], run_number: int, recipe: dict
 ) -> list[dict]:
@@ -101,9 +104,13 @@ def learning_curve(
     for record in records:
         rows.append({"stage": "2 (lifter)", "run": f"{run_number}: {label}", "epoch": record["epoch"],
                      "steps": record["steps"], "train loss": record["train_total"],
+                     # The total mixes in N-MPJPE and velocity once auxiliary_start_step is passed; the MPJPE term
+                     # alone shows whether fitting still improves across that switch.
+                     "train MPJPE term": record["train_mpjpe"],
                      "validation": f"MPJPE {record['val_mpjpe']:.1f} mm (GT 2D, {views})",
                      "products": record["precision"]})
-    return rows
+    # Stage-1 rows and rows carried over from older cards lack some columns; the card's table wants one order.
+    return [{column: row.get(column, "") for column in CURVE_COLUMNS} for row in rows]
 
 
 def reproduce_training(previous: dict, bam_config: Path | None) -> list[str]:
