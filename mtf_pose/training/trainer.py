@@ -5,7 +5,8 @@ stochastic depth of a step are all drawn from generators seeded by ``(seed, epoc
 resumed from ``last.pt`` continues exactly as an uninterrupted one would. ``last.pt`` is written
 atomically every ``checkpoint_minutes`` and at the end of each epoch; ``best/`` holds the weights folder
 (``config.json`` + ``model.safetensors``) of the best validation so far; ``log.jsonl`` has one JSON
-object per logged step and per epoch.
+object per logged step and per epoch; a resume drops the lines of the steps it runs again, so the log
+reads as one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from tqdm.auto import tqdm
 
-from mtf_pose._atomic import write_atomic
+from mtf_pose._atomic import write_atomic, write_text_atomic
 from mtf_pose.evaluation.h36m import evaluate_views
 from mtf_pose.model import MDTF, ModelConfig, bone_features, build_model, get_preset, polar_angle_classes
 from mtf_pose.training.augment import AugmentConfig, make_training_input
@@ -335,6 +336,24 @@ class Trainer:
         self.epoch, self.step, self.best = state["epoch"], state["step"], state["best"]
         self.history = json.loads(state["history"])
         self.log(f"resumed from {path}: epoch {self.epoch}, step {self.step}")
+        self._forget_log_after_checkpoint()
+
+    def _forget_log_after_checkpoint(self) -> None:
+        """Drop the log lines written after the checkpoint (their steps run again) and any half-written line."""
+        path = self.out_dir / "log.jsonl"
+        if not path.exists():
+            return
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # cut short by the kill that made this resume necessary
+                continue
+            # A step line counts the steps done; an epoch line (no "step") comes after all of its steps.
+            position = (record["epoch"], record.get("step", math.inf))
+            if position <= (self.epoch, self.step):
+                kept.append(line + "\n")
+        write_text_atomic(path, "".join(kept))
 
     def _write_log(self, record: dict[str, Any]) -> None:
         with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as log_file:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import warnings
 from pathlib import Path
 
@@ -111,6 +112,43 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path: Path, schedule_option
         torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=0, atol=0, msg=name)
     assert [h["epoch"] for h in resumed.history] == [0, 1]
     assert (tmp_path / "b" / "lifter" / "best" / "model.safetensors").is_file()
+
+
+def read_log(run: Path) -> list[dict[str, object]]:
+    """The log's records without the wall-clock fields, which differ between any two runs."""
+    clock = {"time", "train_seconds", "train_frames_per_second"}
+    lines = (run / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in clock} for line in lines]
+
+
+def test_resumed_run_logs_each_step_once(tmp_path: Path) -> None:
+    uninterrupted = make_trainer(config(tmp_path / "a", "lifter", epochs=2))
+    uninterrupted.run()
+    expected = read_log(tmp_path / "a" / "lifter")
+
+    # A checkpoint after step 2, then a process that logged on into epoch 1 and was killed mid-line.
+    run = tmp_path / "b" / "lifter"
+    interrupted = make_trainer(config(tmp_path / "b", "lifter", epochs=2))
+    for _ in range(2):
+        interrupted.train_step(interrupted.epoch, interrupted.step)
+        interrupted.step += 1
+    interrupted.save_checkpoint()
+    checkpoint = (run / "last.pt").read_bytes()
+    interrupted.run(epochs=1)
+    interrupted.train_step(interrupted.epoch, 0)
+    with open(run / "log.jsonl", "a", encoding="utf-8") as log_file:
+        log_file.write('{"epoch": 1, "step": 1, "mpjpe": 0.0')
+    (run / "last.pt").write_bytes(checkpoint)
+
+    make_trainer(config(tmp_path / "b", "lifter", epochs=2)).run()
+    logged = read_log(run)
+    steps = [(r["epoch"], r["step"]) for r in logged if "step" in r]
+    # Steps 1 and 2 ran outside run(), which is what writes step lines.
+    assert steps == [(e, s) for e in range(2) for s in range(1, uninterrupted.steps_per_epoch + 1)][2:]
+    # Bit-exact resume: every step line equals the uninterrupted run's; the resumed epoch's training
+    # averages cover the steps after the resume only, so of the epoch lines only the validation is compared.
+    assert [r for r in logged if "step" in r] == [r for r in expected if "step" in r][2:]
+    assert [r["val_mpjpe"] for r in logged if "step" not in r] == [r["val_mpjpe"] for r in expected if "step" not in r]
 
 
 def schedule(tmp_path: Path, **overrides: object) -> Trainer:
