@@ -35,6 +35,7 @@ from mtf_pose.training.losses import lifter_loss, polar_class_loss
 from mtf_pose.weights import WEIGHTS_NAME, WeightsConfig, load_state_dict_strict, read_state_dict, save_weights
 
 Stage = Literal["bam", "lifter"]
+LOG_NAME = "log.jsonl"
 
 
 class TrainConfig(BaseModel):
@@ -340,7 +341,7 @@ class Trainer:
 
     def _forget_log_after_checkpoint(self) -> None:
         """Drop the log lines written after the checkpoint (their steps run again) and any half-written line."""
-        path = self.out_dir / "log.jsonl"
+        path = self.out_dir / LOG_NAME
         if not path.exists():
             return
         kept = []
@@ -356,7 +357,7 @@ class Trainer:
         write_text_atomic(path, "".join(kept))
 
     def _write_log(self, record: dict[str, Any]) -> None:
-        with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as log_file:
+        with open(self.out_dir / LOG_NAME, "a", encoding="utf-8") as log_file:
             log_file.write(json.dumps(record) + "\n")
 
     def save_best(self, metrics: dict[str, float]) -> None:
