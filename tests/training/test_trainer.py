@@ -126,7 +126,8 @@ def test_resumed_run_logs_each_step_once(tmp_path: Path) -> None:
     uninterrupted.run()
     expected = read_log(tmp_path / "a" / "lifter")
 
-    # A checkpoint after step 2, then a process that logged on into epoch 1 and was killed mid-line.
+    # A checkpoint after step 2, then a process that logged the rest of epoch 0 and was killed while
+    # writing its first line of epoch 1.
     run = tmp_path / "b" / "lifter"
     interrupted = make_trainer(config(tmp_path / "b", "lifter", epochs=2))
     for _ in range(2):
@@ -135,7 +136,6 @@ def test_resumed_run_logs_each_step_once(tmp_path: Path) -> None:
     interrupted.save_checkpoint()
     checkpoint = (run / "last.pt").read_bytes()
     interrupted.run(epochs=1)
-    interrupted.train_step(interrupted.epoch, 0)
     with open(run / "log.jsonl", "a", encoding="utf-8") as log_file:
         log_file.write('{"epoch": 1, "step": 1, "mpjpe": 0.0')
     (run / "last.pt").write_bytes(checkpoint)
