@@ -14,6 +14,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 
@@ -83,6 +84,10 @@ def torch_scan(inputs: dict[str, torch.Tensor], chunk: int | None) -> torch.Tens
     return (torch.einsum("bldn,bln->bld", states, C) + D * x) * torch.nn.functional.silu(z)
 
 
+def numba_forward_backward(leaves: dict[str, torch.Tensor]) -> None:
+    selective_scan(**leaves, backend="numba").sum().backward()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -105,24 +110,20 @@ def main() -> None:
         results: dict[str, float] = {}
         with torch.no_grad():
             if numba_available():
-                results["numba"] = best_ms(lambda: selective_scan(**inputs, backend="numba"), args.repeats)
+                results["numba"] = best_ms(partial(selective_scan, **inputs, backend="numba"), args.repeats)
             results["torch (the library's loop, state kept small)"] = best_ms(
-                lambda: selective_scan(**inputs, backend="torch"), 2
+                partial(selective_scan, **inputs, backend="torch"), 2
             )
             reference_loop = torch_scan(inputs, None)
-            results["torch, materialised, loop (alternative)"] = best_ms(lambda: torch_scan(inputs, None), 2)
+            results["torch, materialised, loop (alternative)"] = best_ms(partial(torch_scan, inputs, None), 2)
             for chunk in (8, 16, 32):
                 chunked = torch_scan(inputs, chunk)
                 assert torch.allclose(chunked, reference_loop, rtol=1e-4, atol=1e-5), "chunked scan disagrees"
-                results[f"torch, chunks of {chunk} (alternative)"] = best_ms(lambda: torch_scan(inputs, chunk), 2)
-            results["reference (per-step, unfused)"] = best_ms(lambda: selective_scan_reference(**inputs), 1)
+                results[f"torch, chunks of {chunk} (alternative)"] = best_ms(partial(torch_scan, inputs, chunk), 2)
+            results["reference (per-step, unfused)"] = best_ms(partial(selective_scan_reference, **inputs), 1)
         if numba_available():
             leaves = {k: v.clone().requires_grad_() for k, v in inputs.items()}
-
-            def forward_backward() -> None:
-                selective_scan(**leaves, backend="numba").sum().backward()
-
-            results["numba forward+backward"] = best_ms(forward_backward, args.repeats)
+            results["numba forward+backward"] = best_ms(partial(numba_forward_backward, leaves), args.repeats)
         updates = rows * length * 64 * 16
         print(f"\nL={length}, rows={rows}, channels=64, states=16 ({updates / 1e6:.1f}M state updates)")
         base = results.get("numba")

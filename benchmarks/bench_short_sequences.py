@@ -39,11 +39,11 @@ def main() -> None:
             start = int(rng.integers(0, view.frames - length))
             frames = slice(start, start + length)
             keypoints = pixel_input(view, "gt")[frames]
-            for short in errors:
+            for short, values in errors.items():
                 result = lifter.lift(keypoints, layout="h36m", image_size=(view.width, view.height), fps=50,
                                      short=short)
                 predicted = result.joints_3d_normalized * view.mm_per_unit[frames, None, None]
-                errors[short].append(float(mpjpe(predicted, view.joints_mm[frames]).mean()))
+                values.append(float(mpjpe(predicted, view.joints_mm[frames]).mean()))
         print(f"{length:>6} {np.mean(errors['pad']):>8.1f} {np.mean(errors['resample']):>9.1f}")
 
 

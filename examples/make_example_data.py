@@ -48,8 +48,11 @@ def walker(frames: int, fps: float) -> dict[str, np.ndarray]:
     return joints
 
 
-COCO = ("nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow right_elbow "
-        "left_wrist right_wrist left_hip right_hip left_knee right_knee left_ankle right_ankle").split()
+COCO = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+    "right_ankle",
+)
 
 
 def project(points: np.ndarray) -> np.ndarray:

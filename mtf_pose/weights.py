@@ -164,8 +164,10 @@ def model_card(config: WeightsConfig) -> str:
         "",
         f"# MDTF `{config.model.name}` weights for mtf_pose",
         "",
-        "Mamba-Driven Topology Fusion (Zheng et al., arXiv 2505.20611): lifts 2D keypoint sequences "
-        "(H36M-17 joints, screen-normalised) to root-relative 3D. Load with:",
+        (
+            "Mamba-Driven Topology Fusion (Zheng et al., arXiv 2505.20611): lifts 2D keypoint sequences "
+            "(H36M-17 joints, screen-normalised) to root-relative 3D. Load with:"
+        ),
         "",
         "```python",
         "from mtf_pose import Lifter",
@@ -174,8 +176,10 @@ def model_card(config: WeightsConfig) -> str:
         "",
         "## Network",
         "",
-        f"- preset `{config.model.name}`: depth {config.model.depth}, {config.model.channels} channels, "
-        f"clips of {config.model.frames} frames at {config.preprocessing.fps:g} fps",
+        (
+            f"- preset `{config.model.name}`: depth {config.model.depth}, {config.model.channels} channels, "
+            f"clips of {config.model.frames} frames at {config.preprocessing.fps:g} fps"
+        ),
         f"- output: {config.output.units}; {config.output.axes}",
         "",
         "## Training",

@@ -85,7 +85,7 @@ class FakeHub:
             do_GET = _resolve
             do_HEAD = _resolve
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+            def do_POST(self) -> None:  # http.server's naming
                 hub.requests.append(f"POST {self.path}")
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 path = self.path.split("?")[0]
@@ -127,7 +127,7 @@ class FakeHub:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> FakeHub:
+    def __enter__(self) -> FakeHub:  # noqa: PYI034 (never subclassed)
         self._thread.start()
         return self
 

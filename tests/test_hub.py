@@ -57,7 +57,7 @@ def _lift_in_subprocess(hub_url: str, cache: Path, offline: bool = False, **args
     if offline:
         env["HF_HUB_OFFLINE"] = "1"
     result = subprocess.run([sys.executable, "-c", REPORT, json.dumps(args)], capture_output=True, text=True, env=env,
-                            timeout=300)
+                            timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -129,7 +129,8 @@ def test_push_to_hub_then_load(tmp_path: Path) -> None:
     with FakeHub() as hub:
         env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
         env.pop("HF_HUB_OFFLINE", None)
-        pushed = subprocess.run([sys.executable, "-c", PUSH], capture_output=True, text=True, env=env, timeout=300)
+        pushed = subprocess.run([sys.executable, "-c", PUSH], capture_output=True, text=True, env=env, timeout=300,
+                                check=False)
         assert pushed.returncode == 0, pushed.stderr
         pushed_info = json.loads(pushed.stdout.strip().splitlines()[-1])
         files = hub.repos["lab/pushed"].commits[hub.repos["lab/pushed"].refs["main"]]
@@ -184,7 +185,8 @@ print(lifter)
 
 def test_embedded_default_makes_no_network_call() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    result = subprocess.run([sys.executable, "-c", NO_NETWORK], capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run([sys.executable, "-c", NO_NETWORK], capture_output=True, text=True, env=env,
+                            timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert "source='embedded default'" in result.stdout
 

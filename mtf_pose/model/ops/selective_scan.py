@@ -43,7 +43,7 @@ def numba_available() -> bool:
     """Whether the compiled CPU kernels can be used (numba importable)."""
     try:
         import numba  # noqa: F401
-    except Exception:  # ImportError, or a numba that does not load with this numpy
+    except Exception:  # noqa: BLE001 (ImportError, or a numba that does not load with this numpy)
         return False
     return True
 
@@ -53,7 +53,7 @@ def mamba_ssm_available() -> bool:
     """Whether mamba-ssm's CUDA selective-scan kernel is importable."""
     try:
         from mamba_ssm.ops.selective_scan_interface import selective_scan_fn  # noqa: F401
-    except Exception:  # not installed, or a build that cannot load without CUDA
+    except Exception:  # noqa: BLE001 (not installed, or a build that cannot load without CUDA)
         return False
     return True
 
