@@ -36,9 +36,10 @@ from mtf_pose.training.augment import AugmentConfig, make_training_input
 from mtf_pose.training.clips import clip_indices, clip_starts
 from mtf_pose.training.h36m import load_views
 from mtf_pose.training.losses import lifter_loss
+from mtf_pose.training.trainer import TrainConfig
 from mtf_pose.weights import load_weights
 
-TRAIN_SUBJECTS = ["S1", "S5", "S6", "S7"]
+TRAIN_SUBJECTS: list[str] = TrainConfig.model_fields["train_subjects"].default
 
 
 class SpreadAccumulator:
