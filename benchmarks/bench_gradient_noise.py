@@ -32,14 +32,15 @@ from _h36m import require_data
 
 from mtf_pose.hub import default_weights_dir
 from mtf_pose.model import bone_features
-from mtf_pose.training.augment import AugmentConfig, make_training_input
+from mtf_pose.training.augment import make_training_input
 from mtf_pose.training.clips import clip_indices, clip_starts
 from mtf_pose.training.h36m import load_views
 from mtf_pose.training.losses import lifter_loss
 from mtf_pose.training.trainer import TrainConfig
 from mtf_pose.weights import load_weights
 
-TRAIN_SUBJECTS: list[str] = TrainConfig.model_fields["train_subjects"].default
+# The trainer's defaults: its subjects, clips, augmentation and loss weights.
+RECIPE = TrainConfig(stage="lifter")
 
 
 class SpreadAccumulator:
@@ -84,17 +85,21 @@ def main() -> None:
     # Window lengths to report: every multiple of --window that divides the clip, the clip itself last.
     groupings = [k for k in range(1, windows + 1) if windows % k == 0]
 
-    views = load_views(root, TRAIN_SUBJECTS)
-    clips = [(view, start) for view in views for start in clip_starts(view.frames, frames, stride=frames)]
+    views = load_views(root, RECIPE.train_subjects)
+    clips = [
+        (view, start)
+        for view in views
+        for start in clip_starts(view.frames, frames, RECIPE.clip_stride, RECIPE.frame_step)
+    ]
     rng = np.random.default_rng(args.seed)
     parameters = list(model.lifter.parameters())
     spreads = {k * args.window: SpreadAccumulator() for k in groupings}
     started = time.perf_counter()
     for _ in range(args.clips):
         view, start = clips[int(rng.integers(len(clips)))]
-        index = clip_indices(start, frames, view.frames)
+        index = clip_indices(start, frames, view.frames, RECIPE.frame_step)
         clip, target = make_training_input(
-            view.keypoints_gt[index], view.keypoints_detected[index], view.target[index], rng, AugmentConfig()
+            view.keypoints_gt[index], view.keypoints_detected[index], view.target[index], rng, RECIPE.augment
         )
         inputs, targets = torch.from_numpy(clip[None]), torch.from_numpy(target[None])
         with torch.no_grad():
@@ -103,7 +108,13 @@ def main() -> None:
         window_gradients = []
         for window in range(windows):
             span = slice(window * args.window, (window + 1) * args.window)
-            loss = lifter_loss(predicted[:, span], targets[:, span])["total"]
+            terms = lifter_loss(
+                predicted[:, span],
+                targets[:, span],
+                n_mpjpe_weight=RECIPE.n_mpjpe_weight,
+                velocity_weight=RECIPE.velocity_weight,
+            )
+            loss = terms["total"]
             gradients = torch.autograd.grad(loss, parameters, retain_graph=window < windows - 1)
             window_gradients.append(torch.cat([g.reshape(-1) for g in gradients]).double())
         for k in groupings:  # a window of k * --window frames: the mean of k consecutive windows' gradients
@@ -114,7 +125,7 @@ def main() -> None:
     clip_spread = spreads[frames]
     mean_squared = float(clip_spread.mean.square().sum()) - clip_spread.covariance_trace() / clip_spread.count
     print(
-        f"{args.clips} augmented training clips of {frames} frames ({', '.join(TRAIN_SUBJECTS)}), weights {weights}, "
+        f"{args.clips} augmented training clips of {frames} frames ({', '.join(RECIPE.train_subjects)}), weights {weights}, "
         f"{seconds:.0f} s"
     )
     print(f"|G|^2 {mean_squared:.4g}, tr(Sigma) of one clip {clip_spread.covariance_trace():.4g}")
