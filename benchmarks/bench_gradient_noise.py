@@ -31,7 +31,6 @@ import torch
 from _h36m import require_data
 
 from mtf_pose.hub import default_weights_dir
-from mtf_pose.model import bone_features
 from mtf_pose.training.augment import make_training_input
 from mtf_pose.training.clips import clip_indices, clip_starts
 from mtf_pose.training.h36m import load_views
@@ -102,9 +101,7 @@ def main() -> None:
             view.keypoints_gt[index], view.keypoints_detected[index], view.target[index], rng, RECIPE.augment
         )
         inputs, targets = torch.from_numpy(clip[None]), torch.from_numpy(target[None])
-        with torch.no_grad():
-            features = bone_features(inputs, model.bam(inputs))
-        predicted = model.lifter(torch.cat([inputs, features], dim=-1))
+        predicted = model(inputs)  # gradients are taken for the lifter's parameters only, as in stage 2
         window_gradients = []
         for window in range(windows):
             span = slice(window * args.window, (window + 1) * args.window)
